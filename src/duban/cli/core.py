@@ -1,0 +1,144 @@
+"""Commands of the engine core: check, tasks, calendar, status, sync."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from duban.cli.common import Format, app, emit, engine, friendly, now, settings
+
+PathArg = Annotated[Path | None, typer.Argument(help="catalog file (default: tasks_catalog.yaml)", show_default=False)]
+ContactsOpt = Annotated[Path | None, typer.Option("--contacts", help="contacts directory, CSV or XLSX")]
+PlanOpt = Annotated[str | None, typer.Option("--plan", help="plan id, when the store holds several")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, json, csv or ics")]
+
+
+def _catalog_path(path: Path | None) -> Path:
+    return path or Path(settings().catalog)
+
+
+def _load(path: Path | None, contacts: Path | None):  # noqa: ANN202
+    from duban.catalog import load_catalog
+    from duban.directory import load_people
+
+    catalog = load_catalog(_catalog_path(path))
+    contacts = contacts or (Path(settings().contacts) if settings().contacts else None)
+    people = load_people(contacts, catalog) if contacts else None
+    return catalog, people
+
+
+@app.command()
+@friendly
+def check(path: PathArg = None, contacts: ContactsOpt = None) -> None:
+    """Validate a catalog (and a contacts directory); print totals or one line per problem."""
+    from duban.schedule import expand
+
+    catalog, people = _load(path, contacts)
+    occurrences = sum(1 for _ in expand(catalog, people))
+    plan = catalog.plan
+    line = (f"ok: {len(catalog.tasks)} tasks, {len(catalog.units)} units, {len(catalog.groups)} groups, "
+            f"{occurrences} occurrences, {plan.start} to {plan.end}")
+    if people is not None:
+        line += f", {len(people)} people"
+    emit(line)
+
+
+@app.command()
+@friendly
+def tasks(path: PathArg = None, format: FormatOpt = Format.table) -> None:
+    """List the catalog's tasks."""
+    from duban import output
+    from duban.catalog import load_catalog
+    from duban.views import task_rows
+
+    rows = task_rows(load_catalog(_catalog_path(path)))
+    emit(output.as_json(rows) if format is Format.json else
+         output.as_csv(rows) if format is Format.csv else output.table(rows, output.TASK_COLUMNS))
+
+
+@app.command()
+@friendly
+def calendar(
+    path: Annotated[Path | None, typer.Argument(help="catalog file; without it, read the store", show_default=False)] = None,
+    contacts: ContactsOpt = None,
+    from_: Annotated[str | None, typer.Option("--from", help="first deadline day, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="last deadline day, YYYY-MM-DD")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="a unit or person id")] = None,
+    plan: PlanOpt = None,
+    format: FormatOpt = Format.table,
+) -> None:
+    """Every occurrence with its deadline and reminder moments."""
+    from duban import output
+    from duban.timeutil import parse_day
+
+    start = parse_day(from_) if from_ else None
+    end = parse_day(to) if to else None
+    if path is not None:
+        from duban.views import calendar_from_catalog
+
+        catalog, people = _load(path, contacts)
+        rows, plan_id = calendar_from_catalog(catalog, people, start, end, owner), catalog.plan.id
+    else:
+        from duban.views import pick_plan, store_rows
+
+        store = engine()
+        plan_id, tz = pick_plan(store, plan)
+        rows = list(store_rows(store, plan_id, tz, start, end, owner))
+    _emit_rows(rows, format, output.CALENDAR_COLUMNS, plan_id)
+
+
+def _emit_rows(rows: list[dict], format: Format, columns: list, plan_id: str) -> None:
+    from duban import output
+
+    if format is Format.json:
+        emit(output.as_json(rows))
+    elif format is Format.csv:
+        emit(output.as_csv(rows))
+    elif format is Format.ics:
+        emit(output.as_ics(rows, plan_id, now()))
+    else:
+        emit(output.table(rows, columns))
+
+
+@app.command()
+@friendly
+def status(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="moment to judge at (default: now)")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="a unit or person id")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="only this state, e.g. overdue")] = None,
+    plan: PlanOpt = None,
+    format: FormatOpt = Format.table,
+) -> None:
+    """Each occurrence with its state at a moment: upcoming, due_soon, overdue, done, done_late, waived."""
+    from duban import output
+    from duban.status import STATES
+    from duban.timeutil import parse_moment
+    from duban.views import pick_plan, store_rows
+
+    if state and state not in STATES:
+        raise ValueError(f"--state: unknown state '{state}' (use {', '.join(STATES)})")
+    store = engine()
+    plan_id, tz = pick_plan(store, plan)
+    moment = parse_moment(as_of, tz) if as_of else now()
+    rows = [r for r in store_rows(store, plan_id, tz, None, None, owner, as_of=moment) if not state or r["state"] == state]
+    _emit_rows(rows, format, output.STATUS_COLUMNS, plan_id)
+    if format is Format.table:
+        counts = Counter(r["state"] for r in rows)
+        typer.echo("  ".join(f"{output.STATE_LABELS[s]} {counts[s]}" for s in STATES if counts[s]), err=True)
+
+
+@app.command()
+@friendly
+def sync(path: PathArg = None, contacts: ContactsOpt = None) -> None:
+    """Load the catalog and directory into the store and expand occurrences (idempotent)."""
+    from duban.sync import sync as run_sync
+
+    catalog, people = _load(path, contacts)
+    text = _catalog_path(path).read_text(encoding="utf-8")
+    if people is None and any(t.owner.startswith("role:") for t in catalog.tasks):
+        typer.echo("duban: no --contacts given: tasks owned by a role have no occurrences", err=True)
+    report = run_sync(engine=engine(migrate=True), catalog=catalog, catalog_text=text, people=people or [], now=now())
+    emit(report.summary())

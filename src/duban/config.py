@@ -1,0 +1,53 @@
+"""Deployment settings: environment variables, then duban.toml, then defaults. Never the catalog."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the store lives and how to reach people."""
+
+    database_url: str = "sqlite:///db/duban.sqlite"
+    var_dir: str = "var"
+    catalog: str = "tasks_catalog.yaml"
+    contacts: str = ""
+    templates_dir: str = ""
+    smtp_url: str = ""
+    sms_url: str = ""
+    dingtalk_url: str = ""
+    wecom_url: str = ""
+    secret: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    quiet_hours: str = "21:00-08:00"
+    sms_daily_cap: int = 5
+
+    @property
+    def var_path(self) -> Path:
+        """The folder for the outbox, evidence and other run-time files."""
+        return Path(self.var_dir)
+
+
+def load_settings(environ: dict[str, str] | None = None, toml_path: str | Path | None = None) -> Settings:
+    """Settings from DUBAN_* environment variables over duban.toml over defaults."""
+    environ = dict(os.environ) if environ is None else environ
+    toml_path = Path(toml_path or environ.get("DUBAN_CONFIG", "duban.toml"))
+    values: dict[str, object] = {}
+    if toml_path.is_file():
+        with toml_path.open("rb") as handle:
+            values.update(tomllib.load(handle).get("duban", {}))
+    for spec in fields(Settings):
+        raw = environ.get(f"DUBAN_{spec.name.upper()}")
+        if raw is not None:
+            values[spec.name] = int(raw) if spec.type == "int" else raw
+    known = {spec.name for spec in fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{toml_path}: unknown setting(s) {', '.join(unknown)}")
+    return Settings(**values)

@@ -1,0 +1,107 @@
+"""Formatters for the reading commands: aligned tables for people, JSON and CSV for programs, ICS for phones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from duban.status import STATE_LABELS
+
+CALENDAR_COLUMNS = [("ref", "条款"), ("title", "事项"), ("owner_name", "责任主体"), ("due", "截止"), ("id", "编号")]
+STATUS_COLUMNS = [("state", "状态"), *CALENDAR_COLUMNS]
+TASK_COLUMNS = [("id", "编号"), ("ref", "条款"), ("title", "事项"), ("owner_name", "责任主体"), ("schedule", "时限")]
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell(key: str, value: Any) -> str:
+    if key == "due" and isinstance(value, str):
+        return value[:16].replace("T", " ")
+    if key == "state":
+        return STATE_LABELS.get(value, value)
+    if key == "schedule" and isinstance(value, dict):
+        if "due" in value:
+            return f"{value['due']}前"
+        return {"daily": "每个工作日", "weekly": "每周", "semimonthly": "每半月", "monthly": "每月",
+                "quarterly": "每季度", "yearly": "每年"}.get(value["every"], value["every"])
+    return "" if value is None else str(value)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], limit_title: int = 24) -> str:
+    """An aligned plain-text table that lines up Chinese text."""
+    cells = [[_cell(key, row.get(key)) for key, _ in columns] for row in rows]
+    title_index = [key for key, _ in columns].index("title") if any(k == "title" for k, _ in columns) else -1
+    for line in cells:
+        if title_index >= 0 and len(line[title_index]) > limit_title:
+            line[title_index] = line[title_index][: limit_title - 1] + "…"
+    headers = [header for _, header in columns]
+    widths = [max([_width(h)] + [_width(line[i]) for line in cells]) for i, h in enumerate(headers)]
+
+    def render(values: list[str]) -> str:
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths)).rstrip()
+
+    return "\n".join([render(headers), render(["-" * w for w in widths])] + [render(line) for line in cells])
+
+
+def as_json(rows: Any) -> str:
+    """JSON with Chinese kept readable."""
+    return json.dumps(rows, ensure_ascii=False, indent=1)
+
+
+def as_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """CSV; nested values as JSON."""
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _ics_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _ics_time(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _fold(line: str) -> list[str]:
+    """RFC 5545 lines are at most 75 octets; continuation lines start with a space."""
+    out, current = [], ""
+    for ch in line:
+        if len((current + ch).encode()) > (75 if not out else 74):
+            out.append(current)
+            current = ch
+        else:
+            current += ch
+    out.append(current)
+    return [out[0]] + [" " + part for part in out[1:]]
+
+
+def as_ics(rows: Sequence[dict[str, Any]], plan_id: str, stamp: datetime) -> str:
+    """An iCalendar file of VTODOs, one per occurrence, with an alarm per reminder."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//duban//督办//ZH", "CALSCALE:GREGORIAN",
+             f"X-WR-CALNAME:{_ics_text(plan_id)}"]
+    dtstamp = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for row in rows:
+        lines += ["BEGIN:VTODO", f"UID:{_ics_text(row['id'])}@{plan_id}.duban", f"DTSTAMP:{dtstamp}",
+                  f"SUMMARY:{_ics_text(row['title'])}（{_ics_text(row['owner_name'])}）",
+                  f"DESCRIPTION:{_ics_text(row['ref'] + ' ' + row['id'])}", f"DUE:{_ics_time(row['due'])}"]
+        if row.get("state") in ("done", "done_late", "waived"):
+            lines.append("STATUS:COMPLETED")
+        for reminder in row.get("reminders", []):
+            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{_ics_text(row['title'])}",
+                      f"TRIGGER;VALUE=DATE-TIME:{_ics_time(reminder['at'])}", "END:VALARM"]
+        lines.append("END:VTODO")
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(part for line in lines for part in _fold(line)) + "\r\n"
