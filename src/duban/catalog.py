@@ -430,7 +430,7 @@ def _read_task(r: _Reader, m: Located, where: Where, index: int, ctx: dict[str, 
             r.problem(m.value_where["due"], f"{what}.due {due} is outside the plan ({plan.start} to {plan.end})")
         if due and "to" in m:
             r.problem(m.key_where["to"], f"{what}: a one-off task takes 'due', not 'to'")
-        if due and due < start:
+        if due and "from" in m and due < start:
             r.problem(m.value_where["due"], f"{what}.due {due} is before its 'from' {start}")
     elif "every" in m:
         every = r.text(m, "every", what)
@@ -450,13 +450,14 @@ def _read_task(r: _Reader, m: Located, where: Where, index: int, ctx: dict[str, 
         co_owners.append(str(value))
         ctx["owners"].append((str(value), value_where, False))
     policy = _read_policy(r, m, what, ctx["defaults"], ctx["targets"])
+    target = _read_target(r, m, what)
     if not {"id", "ref", "title", "owner"} <= set(m):
         return None
     return Task(
         id=r.slug(m, "id", what), ref=r.text(m, "ref", what), title=r.text(m, "title", what),
         quote=r.text(m, "quote", what), owner=owner, co_owners=tuple(co_owners), every=every, due=due,
         times=r.count(m, "times", what, 1, minimum=1), start=start, end=due or end, evidence=r.text(m, "evidence", what),
-        target=_read_target(r, m, what), note=r.text(m, "note", what), policy=policy,
+        target=target, note=r.text(m, "note", what), policy=policy,
     )
 
 

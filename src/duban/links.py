@@ -6,9 +6,17 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+LOGIN_VALID_FOR = timedelta(days=14)
+ICS_VALID_FOR = timedelta(days=400)
 
 
 class LinkError(ValueError):
@@ -39,12 +47,14 @@ def _sign(secret: str, payload: str) -> str:
 
 
 def make_token(
-    *, secret: str, person_id: str, plan_id: str, now: datetime, purpose: str = "login", valid_for: timedelta = timedelta(days=14)
+    *, secret: str, person_id: str, plan_id: str, now: datetime, purpose: str = "login",
+    valid_for: timedelta = LOGIN_VALID_FOR,
 ) -> str:
     """A token for one person and one purpose, valid from `now` for `valid_for`."""
     if not secret:
         raise LinkError("no secret configured (set DUBAN_SECRET)")
-    claims = {"p": person_id, "l": plan_id, "u": purpose, "e": int((now + valid_for).timestamp()), "n": secrets.token_hex(8)}
+    claims = {"p": person_id, "l": plan_id, "u": purpose, "e": int((now + valid_for).timestamp()),
+              "n": secrets.token_hex(8)}
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     return f"{payload}.{_sign(secret, payload)}"
 
@@ -52,7 +62,8 @@ def make_token(
 def read_token(*, secret: str, token: str, now: datetime, purpose: str = "login") -> LinkClaims:
     """The claims of a genuine, unexpired token for `purpose`; LinkError otherwise."""
     payload, _, signature = token.partition(".")
-    if not payload or not signature or not hmac.compare_digest(_sign(secret, payload), signature):
+    genuine = _sign(secret, payload).encode()
+    if not payload or not signature or not hmac.compare_digest(genuine, signature.encode("utf-8", "replace")):
         raise LinkError("链接无效（签名不符）")
     try:
         claims = json.loads(_unb64(payload))
@@ -65,3 +76,56 @@ def read_token(*, secret: str, token: str, now: datetime, purpose: str = "login"
     if now >= result.expires:
         raise LinkError("链接已过期，请联系督办室重新发送")
     return result
+
+
+def secret_for(settings: Any) -> str:
+    """The signing secret: Settings.secret (DUBAN_SECRET), else one generated once and kept in `var/secret`."""
+    if settings.secret:
+        return settings.secret
+    path = Path(settings.var_dir) / "secret"
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = secrets.token_urlsafe(32)
+    try:
+        # O_EXCL: when two processes race, exactly one writes and both read the winner's secret.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(fresh + "\n")
+    return fresh
+
+
+def _read_secret(path: Path) -> str:
+    for _ in range(50):
+        text = path.read_text(encoding="ascii").strip()
+        if text:
+            return text
+        time.sleep(0.01)  # another process created the file and is writing it right now
+    raise LinkError(f"{path} is empty: delete it or set DUBAN_SECRET")
+
+
+def login_url(
+    *, settings: Any, person_id: str, plan_id: str, now: datetime, valid_for: timedelta = LOGIN_VALID_FOR,
+    next_path: str = "",
+) -> str:
+    """A personal sign-in link, `{base_url}/login/{token}`, optionally landing on `next_path` (e.g. an item page)."""
+    token = make_token(secret=secret_for(settings), person_id=person_id, plan_id=plan_id, now=now,
+                       purpose="login", valid_for=valid_for)
+    url = f"{settings.base_url.rstrip('/')}/login/{token}"
+    return f"{url}?next={quote(next_path, safe='/')}" if next_path else url
+
+
+def item_path(occurrence_id: str) -> str:
+    """The web path of an occurrence's page, for `login_url(next_path=...)` and links in messages."""
+    return "/item/" + quote(occurrence_id, safe="/")
+
+
+def ics_url(*, settings: Any, person_id: str, plan_id: str, now: datetime, valid_for: timedelta = ICS_VALID_FOR) -> str:
+    """A person's calendar feed (VTODOs of their occurrences), long-lived, read-only."""
+    token = make_token(secret=secret_for(settings), person_id=person_id, plan_id=plan_id, now=now,
+                       purpose="ics", valid_for=valid_for)
+    return f"{settings.base_url.rstrip('/')}/ics/{token}.ics"

@@ -187,3 +187,30 @@ class DeliveryRow(SQLModel, table=True):
     channel: str = Field(max_length=20)
     notification_id: int | None = None
     at: datetime
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in browser: the cookie's sha256, whose it is, its CSRF token; `ended_at` once logged out."""
+
+    __tablename__ = "web_session"
+    id: str = Field(primary_key=True, max_length=64)
+    plan_id: str = Field(max_length=100)
+    person_id: str = Field(max_length=100)
+    link_nonce: str = Field(default="", max_length=64)
+    csrf: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None = None
+
+
+class LinkUseRow(SQLModel, table=True):
+    """A personal link that was used to sign in; `revoked_at` once its session was logged out."""
+
+    __tablename__ = "link_use"
+    nonce: str = Field(primary_key=True, max_length=64)
+    plan_id: str = Field(max_length=100)
+    person_id: str = Field(max_length=100)
+    purpose: str = Field(max_length=20)
+    first_used_at: datetime
+    revoked_at: datetime | None = None

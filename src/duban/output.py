@@ -50,9 +50,11 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], li
     return "\n".join([render(headers), render(["-" * w for w in widths])] + [render(line) for line in cells])
 
 
-def as_json(rows: Any) -> str:
-    """JSON with Chinese kept readable."""
-    return json.dumps(rows, ensure_ascii=False, indent=1)
+def as_json(rows: Sequence[dict[str, Any]]) -> str:
+    """A JSON array, one object per line, Chinese kept readable."""
+    if not rows:
+        return "[]"
+    return "[\n" + ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n]"
 
 
 def as_csv(rows: Sequence[dict[str, Any]]) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_, case, literal
+
 STATES = ("upcoming", "due_soon", "overdue", "done", "done_late", "waived")
 STATE_LABELS = {"upcoming": "未到期", "due_soon": "临近", "overdue": "逾期", "done": "按时办结",
                 "done_late": "逾期办结", "waived": "免办"}
@@ -29,3 +31,19 @@ def status_at(
     if first_reminder_at is not None and as_of >= first_reminder_at:
         return "due_soon"
     return "upcoming"
+
+
+def status_column(as_of: datetime) -> ColumnElement[str]:
+    """The same judgement as `status_at`, as SQL over the occurrence table, for whole sets at once."""
+    from duban.models import OccurrenceRow
+
+    occ = OccurrenceRow.__table__.c
+    moment = literal(as_of, OccurrenceRow.__table__.c.due.type)
+    return case(
+        (and_(occ.state == "waived", occ.waived_at <= moment), "waived"),
+        (and_(occ.state.in_(DONE_STATES), occ.reported_at <= moment, occ.reported_at <= occ.due), "done"),
+        (and_(occ.state.in_(DONE_STATES), occ.reported_at <= moment), "done_late"),
+        (occ.due < moment, "overdue"),
+        (occ.first_reminder_at <= moment, "due_soon"),
+        else_="upcoming",
+    )

@@ -14,7 +14,7 @@ from duban.catalog import Catalog
 from duban.directory import Person
 from duban.models import OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
 from duban.schedule import expand
-from duban.status import status_at
+from duban.status import status_column
 from duban.store import StoreError, require_tables, utc
 
 
@@ -74,40 +74,46 @@ def _local(moment: datetime, tz: ZoneInfo) -> str:
 
 def store_rows(
     engine: Engine, plan_id: str, tz: ZoneInfo, start: date | None, end: date | None, owner: str | None,
-    as_of: datetime | None = None,
+    as_of: datetime | None = None, state: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Occurrences from the store; with `as_of`, each with its state then."""
+    """Occurrences from the store; with `as_of`, each with its state then (optionally only one state)."""
     occ = OccurrenceRow.__table__
-    query = select(
-        occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.period_start, occ.c.due,
-        occ.c.reminders, occ.c.first_reminder_at, occ.c.state, occ.c.reported_at, occ.c.waived_at,
-    ).where(occ.c.plan_id == plan_id, occ.c.archived.is_(False))
+    columns = [occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.period_start,
+               occ.c.due, occ.c.reminders]
+    if as_of is not None:
+        columns.append(status_column(utc(as_of)).label("state"))
+    query = select(*columns).where(occ.c.plan_id == plan_id, occ.c.archived.is_(False))
     if start is not None:
         query = query.where(occ.c.due >= utc(datetime.combine(start, time(), tzinfo=tz)))
     if end is not None:
         query = query.where(occ.c.due < utc(datetime.combine(end + timedelta(days=1), time(), tzinfo=tz)))
     if owner:
         query = query.where((occ.c.owner_id == owner) | (occ.c.unit_id == owner))
+    if state is not None and as_of is not None:
+        query = query.where(status_column(utc(as_of)) == state)
     query = query.order_by(occ.c.due, occ.c.id)
     with engine.connect() as connection:
-        tasks = {r.id: r for r in connection.execute(select(TaskRow.id, TaskRow.ref, TaskRow.title).where(TaskRow.plan_id == plan_id))}
-        names = dict(connection.execute(select(UnitRow.id, UnitRow.short).where(UnitRow.plan_id == plan_id)).all())
-        names.update(connection.execute(select(UnitRow.id, UnitRow.name).where(UnitRow.plan_id == plan_id, UnitRow.short == "")).all())
+        tasks = {r.id: (r.ref, r.title) for r in connection.execute(
+            select(TaskRow.id, TaskRow.ref, TaskRow.title).where(TaskRow.plan_id == plan_id))}
+        units = {r.id: r.short or r.name for r in connection.execute(
+            select(UnitRow.id, UnitRow.short, UnitRow.name).where(UnitRow.plan_id == plan_id))}
         people = dict(connection.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.plan_id == plan_id)).all())
-        as_of_utc = None if as_of is None else utc(as_of)
-        due_cache: dict[datetime, str] = {}
-        for r in connection.execute(query):
-            task = tasks[r.task_id]
-            due = due_cache.get(r.due) or due_cache.setdefault(r.due, _local(r.due, tz))
+        dues: dict[datetime, str] = {}
+        reminders: dict[str, list] = {}
+        for occ_id, task_id, owner_id, owner_kind, unit_id, period_start, due, raw_reminders, *rest in connection.execute(query).all():
+            ref, title = tasks[task_id]
+            if due not in dues:
+                dues[due] = due.astimezone(tz).isoformat()
+            if raw_reminders not in reminders:
+                reminders[raw_reminders] = [{"stage": s, "at": at} for s, at in json.loads(raw_reminders)]
             row = {
-                "id": r.id, "task": r.task_id, "ref": task.ref, "title": task.title, "owner": r.owner_id,
-                "owner_name": (people if r.owner_kind == "person" else names).get(r.owner_id, r.owner_id),
-                "unit": r.unit_id, "period_start": r.period_start.isoformat(), "due": due,
-                "reminders": [{"stage": s, "at": at} for s, at in json.loads(r.reminders)],
+                "id": occ_id, "task": task_id, "ref": ref, "title": title, "owner": owner_id,
+                "owner_name": (people if owner_kind == "person" else units).get(owner_id, owner_id),
+                "unit": unit_id, "period_start": period_start.isoformat(), "due": dues[due],
+                "reminders": reminders[raw_reminders],
             }
-            if as_of_utc is not None:
-                row["state"] = status_at(state=r.state, due=r.due, first_reminder_at=r.first_reminder_at,
-                                         reported_at=r.reported_at, waived_at=r.waived_at, as_of=as_of_utc)
+            if rest:
+                row["state"] = rest[0]
             yield row
 
 

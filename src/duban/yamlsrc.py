@@ -58,7 +58,12 @@ class _Builder:
             return self._mapping(node)
         if isinstance(node, yaml.SequenceNode):
             return self._sequence(node)
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except ValueError:
+            # A scalar that looks like a timestamp but is not a real date (2020-13-01) stays text,
+            # so the catalog can name it as a bad date in its own words.
+            return node.value
 
     def _mapping(self, node: yaml.MappingNode) -> Located:
         result = Located()

@@ -123,7 +123,7 @@ def status(
     store = engine()
     plan_id, tz = pick_plan(store, plan)
     moment = parse_moment(as_of, tz) if as_of else now()
-    rows = [r for r in store_rows(store, plan_id, tz, None, None, owner, as_of=moment) if not state or r["state"] == state]
+    rows = list(store_rows(store, plan_id, tz, None, None, owner, as_of=moment, state=state))
     _emit_rows(rows, format, output.STATUS_COLUMNS, plan_id)
     if format is Format.table:
         counts = Counter(r["state"] for r in rows)

@@ -1,0 +1,290 @@
+"""Where every occurrence of a plan stands at a moment, read from the store with a few set-based queries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, func, select
+
+from duban.catalog import Catalog, EscalationLevel, Target, parse_catalog
+from duban.models import EvidenceRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
+from duban.schedule import calendar_for
+from duban.sheets.escalation import EscalationClock, level_label, levels_from_policy
+from duban.status import STATE_LABELS, status_at
+from duban.store import StoreError, utc
+from duban.workdays import WorkdayCalendar
+
+# Traffic lights: the colour each state shows in every sheet (HTML classes, XLSX fills).
+LIGHTS = {"done": "green", "done_late": "blue", "due_soon": "yellow", "overdue": "red", "upcoming": "grey",
+          "waived": "white"}
+# (text colour, fill) per light, shared by the CSS and the XLSX ledger.
+PALETTE = {"green": ("1B5E20", "C8E6C9"), "blue": ("0D47A1", "BBDEFB"), "yellow": ("7A5A00", "FFF176"),
+           "red": ("B71C1C", "FFCDD2"), "grey": ("424242", "E0E0E0"), "white": ("757575", "F5F5F5")}
+# Most pressing first: the order rows and lights are listed in.
+URGENCY = ("overdue", "due_soon", "upcoming", "done_late", "done", "waived")
+KIND_LABELS = {"town": "乡镇（街道）", "department": "县级部门", "leadership": "县领导"}
+OP_TEXT = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInfo:
+    """The plan as the sheets need it: names, zone, window, workday calendar."""
+
+    id: str
+    title: str
+    tz: ZoneInfo
+    start: date
+    end: date
+    office_name: str
+    catalog: Catalog
+    calendar: WorkdayCalendar
+    remind_at: time
+
+
+@dataclass(slots=True)
+class UnitInfo:
+    """A unit with the officials answerable for its work."""
+
+    id: str
+    name: str
+    label: str
+    kind: str
+    heads: list[str] = field(default_factory=list)
+    in_charge: list[str] = field(default_factory=list)
+
+    @property
+    def officials(self) -> str:
+        """分管：孙副主任；主要：钱书记."""
+        parts = []
+        if self.in_charge:
+            parts.append("分管：" + "、".join(self.in_charge))
+        if self.heads:
+            parts.append("主要：" + "、".join(self.heads))
+        return "；".join(parts)
+
+    @property
+    def kind_label(self) -> str:
+        """乡镇（街道）, 县级部门, 县领导."""
+        return KIND_LABELS.get(self.kind, self.kind or "其他")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """A task as the sheets need it."""
+
+    id: str
+    position: int
+    ref: str
+    section: str
+    title: str
+    co_owners: str
+    evidence: str
+    target: Target | None
+    levels: tuple[EscalationLevel, ...]
+
+
+@dataclass(slots=True)
+class Item:
+    """One occurrence and where it stands at the snapshot's moment."""
+
+    id: str
+    task: TaskInfo
+    unit: UnitInfo
+    owner_name: str
+    period_start: date
+    due: datetime  # plan-local
+    status: str
+    days: int  # days left (upcoming, due soon), overdue (overdue), late (done late); 0 otherwise
+    level: int
+    level_text: str
+    verification: str
+    value: float | None
+    evidence_count: int
+    reported_at: datetime | None  # plan-local, when reported by the snapshot's moment
+
+    @property
+    def due_day(self) -> date:
+        """The deadline's calendar day."""
+        return self.due.date()
+
+    @property
+    def light(self) -> str:
+        """green, blue, yellow, red, grey or white."""
+        return LIGHTS[self.status]
+
+    @property
+    def status_text(self) -> str:
+        """按时办结, 逾期办结, 临近, 逾期, 未到期, 免办."""
+        return STATE_LABELS[self.status]
+
+    @property
+    def days_text(self) -> str:
+        """剩余3天, 今日到期, 逾期5天, 超期2天办结, or ''."""
+        if self.status == "overdue":
+            return f"逾期{self.days}天"
+        if self.status == "done_late":
+            return f"超期{self.days}天办结"
+        if self.status in ("upcoming", "due_soon"):
+            return "今日到期" if self.days == 0 else f"剩余{self.days}天"
+        return ""
+
+    @property
+    def target_text(self) -> str:
+        """开工率 ≥ 100%, or ''."""
+        t = self.task.target
+        return "" if t is None else f"{t.metric} {OP_TEXT[t.op]} {_number(t.value)}{t.unit}"
+
+    @property
+    def value_text(self) -> str:
+        """The reported figure with its unit, or ''."""
+        if self.value is None:
+            return ""
+        return _number(self.value) + (self.task.target.unit if self.task.target else "")
+
+    @property
+    def target_met(self) -> bool | None:
+        """Whether the reported figure meets the target (None without both)."""
+        if self.value is None or self.task.target is None:
+            return None
+        return self.task.target.met_by(self.value)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Every live occurrence of a plan and where it stands at `as_of`."""
+
+    plan: PlanInfo
+    as_of: datetime  # plan-local
+    units: dict[str, UnitInfo]
+    tasks: dict[str, TaskInfo]
+    items: list[Item]
+
+
+def load_plan(connection: Connection, plan_id: str) -> PlanInfo:
+    """The plan row, with its catalog parsed for the calendar and the names."""
+    table = PlanRow.__table__
+    row = connection.execute(select(table).where(table.c.id == plan_id)).first()
+    if row is None:
+        raise StoreError(f"no plan '{plan_id}' in the store")
+    catalog = parse_catalog(row.catalog_text, f"<catalog of {plan_id}>")
+    office = catalog.units.get(row.office or "")
+    return PlanInfo(id=row.id, title=row.title, tz=ZoneInfo(row.timezone), start=row.start, end=row.end,
+                    office_name=office.name if office else "", catalog=catalog, calendar=calendar_for(catalog),
+                    remind_at=catalog.plan.remind_at)
+
+
+def load_units(connection: Connection, plan: PlanInfo) -> dict[str, UnitInfo]:
+    """Units in catalog order (archived ones after), each with its heads and officials in charge."""
+    rows = connection.execute(select(UnitRow.id, UnitRow.name, UnitRow.short, UnitRow.kind)
+                              .where(UnitRow.plan_id == plan.id)).all()
+    order = {unit_id: index for index, unit_id in enumerate(plan.catalog.units)}
+    rows.sort(key=lambda r: (order.get(r.id, len(order)), r.id))
+    units = {r.id: UnitInfo(r.id, r.name, r.short or r.name, r.kind) for r in rows}
+    people = connection.execute(select(PersonRow.unit_id, PersonRow.name, PersonRow.roles).where(
+        PersonRow.plan_id == plan.id, PersonRow.archived.is_(False)).order_by(PersonRow.id))
+    for person in people:
+        unit = units.get(person.unit_id)
+        roles = person.roles.split(";")
+        if unit is not None and "head" in roles:
+            unit.heads.append(person.name)
+        if unit is not None and "in_charge" in roles:
+            unit.in_charge.append(person.name)
+    return units
+
+
+def load_tasks(connection: Connection, plan: PlanInfo, units: dict[str, UnitInfo]) -> dict[str, TaskInfo]:
+    """Tasks with their targets and escalation levels, from the store's JSON columns."""
+    tasks = {}
+    table = TaskRow.__table__
+    for task in connection.execute(select(table).where(table.c.plan_id == plan.id).order_by(table.c.position)):
+        target = Target(**json.loads(task.target)) if task.target else None
+        co_owners = "、".join(units[u].label if u in units else plan.catalog.owner_label(u)
+                              for u in task.co_owners.split(";") if u)
+        tasks[task.id] = TaskInfo(task.id, task.position, task.ref, task.section or task.ref, task.title, co_owners,
+                                  task.evidence, target, levels_from_policy(task.policy))
+    return tasks
+
+
+def _days_between(first: date, second: date) -> int:
+    return (second - first).days
+
+
+def _verification(status: str, state: str, report_count: int, acked: bool, verified: bool) -> str:
+    if status == "waived":
+        return "免办"
+    if verified:
+        return "已销号"
+    if status in ("done", "done_late"):
+        return "待销号"
+    if report_count and state in ("open", "acked"):
+        return "已退回"
+    return "已签收" if acked else "未签收"
+
+
+def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
+    """Every live occurrence of the plan with its state at `as_of` (an aware moment): five queries."""
+    as_of_utc = utc(as_of)
+    with engine.connect() as connection:
+        plan = load_plan(connection, plan_id)
+        units = load_units(connection, plan)
+        tasks = load_tasks(connection, plan, units)
+        names = dict(connection.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.plan_id == plan_id)).all())
+        rows = connection.execute(_occurrence_query(plan_id, as_of_utc)).all()
+    tz = plan.tz
+    local_as_of = as_of.astimezone(tz)
+    clock = EscalationClock(plan.calendar, plan.remind_at, tz)
+    unit_labels = {u.id: u.label for u in units.values()}
+    roles = plan.catalog.roles
+    local: dict[datetime, datetime] = {}
+    items = []
+    for r in rows:
+        task, unit = tasks.get(r.task_id), units.get(r.unit_id)
+        if task is None or unit is None:
+            continue
+        status = status_at(state=r.state, due=r.due, first_reminder_at=r.first_reminder_at,
+                           reported_at=r.reported_at, waived_at=r.waived_at, as_of=as_of_utc)
+        due = local.get(r.due) or local.setdefault(r.due, r.due.astimezone(tz))
+        acked = r.acked_at is not None and r.acked_at <= as_of_utc
+        reported = r.reported_at.astimezone(tz) if status in ("done", "done_late") else None
+        level = 0
+        if status == "overdue":
+            days = _days_between(due.date(), local_as_of.date())
+            level = clock.level(due_day=due.date(), levels=task.levels, as_of=as_of_utc, acked=acked)
+        elif status == "done_late":
+            days = _days_between(due.date(), reported.date())
+        elif status in ("upcoming", "due_soon"):
+            days = _days_between(local_as_of.date(), due.date())
+        else:
+            days = 0
+        verified = r.verified_at is not None and r.verified_at <= as_of_utc
+        items.append(Item(
+            id=r.id, task=task, unit=unit,
+            owner_name=names.get(r.owner_id, r.owner_id) if r.owner_kind == "person" else unit.label,
+            period_start=r.period_start, due=due, status=status, days=days, level=level,
+            level_text=level_label(level, task.levels, roles, unit_labels),
+            verification=_verification(status, r.state, r.report_count, acked, verified),
+            value=r.value if reported else None, evidence_count=r.evidence, reported_at=reported,
+        ))
+    return Snapshot(plan, local_as_of, units, tasks, items)
+
+
+def _occurrence_query(plan_id: str, as_of_utc: datetime):  # noqa: ANN202 - a SQLAlchemy Select
+    occ, ev = OccurrenceRow.__table__, EvidenceRow.__table__
+    evidence = (select(ev.c.occurrence_id, func.count().label("n"))
+                .where(ev.c.plan_id == plan_id, ev.c.at <= as_of_utc).group_by(ev.c.occurrence_id).subquery())
+    return (
+        select(occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.period_start,
+               occ.c.due, occ.c.first_reminder_at, occ.c.state, occ.c.acked_at, occ.c.reported_at,
+               occ.c.report_count, occ.c.value, occ.c.verified_at, occ.c.waived_at,
+               func.coalesce(evidence.c.n, 0).label("evidence"))
+        .outerjoin(evidence, evidence.c.occurrence_id == occ.c.id)
+        .where(occ.c.plan_id == plan_id, occ.c.archived.is_(False))
+        .order_by(occ.c.due, occ.c.id)
+    )

@@ -1,0 +1,159 @@
+"""The status sheet: occurrences due so far or soon, by plan section and by unit, with tallies and pictures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from duban.sheets.charts import SMALL, CalendarStrip, ProgressChart, calendar_strip, progress_chart
+from duban.sheets.data import LIGHTS, URGENCY, Item, PlanInfo, Snapshot, UnitInfo
+from duban.status import STATE_LABELS
+
+DEFAULT_HORIZON = 7  # days ahead an upcoming deadline is shown
+
+
+@dataclass(frozen=True, slots=True)
+class Light:
+    """One traffic light with its count, for legends and summaries."""
+
+    status: str
+    light: str
+    label: str
+    count: int
+
+
+@dataclass(slots=True)
+class Tally:
+    """How many items stand in each state."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, items: Iterable[Item]) -> Tally:
+        """Count items per state."""
+        counts = dict.fromkeys(URGENCY, 0)
+        for item in items:
+            counts[item.status] += 1
+        return cls(counts)
+
+    @property
+    def total(self) -> int:
+        """All items counted."""
+        return sum(self.counts.values())
+
+    @property
+    def due(self) -> int:
+        """Items past their deadline or done: the ones a rate is judged on."""
+        return self.counts["done"] + self.counts["done_late"] + self.counts["overdue"]
+
+    @property
+    def on_time_rate(self) -> int | None:
+        """按时办结率: done on time among items due, in whole percent (None when nothing is due)."""
+        return None if not self.due else round(100 * self.counts["done"] / self.due)
+
+    @property
+    def lights(self) -> list[Light]:
+        """Every state with its light and count, most pressing first."""
+        return [Light(s, LIGHTS[s], STATE_LABELS[s], self.counts[s]) for s in URGENCY]
+
+
+@dataclass(slots=True)
+class SectionBlock:
+    """The items of one plan section (二（三）), most pressing first."""
+
+    name: str
+    items: list[Item]
+    tally: Tally
+    chart: ProgressChart
+
+
+@dataclass(slots=True)
+class UnitBlock:
+    """One unit's standing: tally, oldest overdue, highest escalation, progress picture."""
+
+    unit: UnitInfo
+    tally: Tally
+    chart: ProgressChart
+    worst_days: int
+    top_level: str
+
+
+@dataclass(slots=True)
+class StatusSheet:
+    """Everything a status sheet shows, ready for the templates."""
+
+    plan: PlanInfo
+    as_of: datetime
+    horizon_days: int
+    tally: Tally
+    chart: ProgressChart
+    strip: CalendarStrip
+    sections: list[SectionBlock]
+    units: list[UnitBlock]
+
+    @property
+    def title(self) -> str:
+        """The sheet's heading."""
+        return "督办事项进展情况表"
+
+    @property
+    def lights(self) -> list[Light]:
+        """The legend with overall counts."""
+        return self.tally.lights
+
+
+def urgency_key(item: Item) -> tuple:
+    """Most pressing first: longest overdue, then nearest deadline, then latest done."""
+    rank = URGENCY.index(item.status)
+    if item.status == "overdue":
+        return (rank, -item.days, item.due, item.task.position, item.id)
+    if item.status in ("due_soon", "upcoming"):
+        return (rank, item.days, item.due, item.task.position, item.id)
+    return (rank, -item.due.timestamp(), item.task.position, item.id)
+
+
+def shown(items: Sequence[Item], as_of: datetime, horizon_days: int) -> list[Item]:
+    """Items due so far, due soon, or due within the horizon."""
+    last_day = as_of.date() + timedelta(days=horizon_days)
+    return [i for i in items if i.due_day <= last_day or i.status == "due_soon"]
+
+
+def build_sheet(snapshot: Snapshot, horizon_days: int = DEFAULT_HORIZON) -> StatusSheet:
+    """The status sheet of a snapshot."""
+    plan, today = snapshot.plan, snapshot.as_of.date()
+    items = shown(snapshot.items, snapshot.as_of, horizon_days)
+    by_section: dict[str, list[Item]] = {}
+    by_unit: dict[str, list[Item]] = {}
+    all_by_section: dict[str, list[Item]] = {}
+    all_by_unit: dict[str, list[Item]] = {}
+    for task in sorted(snapshot.tasks.values(), key=lambda t: t.position):
+        by_section.setdefault(task.section, [])
+        all_by_section.setdefault(task.section, [])
+    for item in snapshot.items:
+        all_by_section[item.task.section].append(item)
+        all_by_unit.setdefault(item.unit.id, []).append(item)
+    for item in items:
+        by_section[item.task.section].append(item)
+        by_unit.setdefault(item.unit.id, []).append(item)
+    sections = [
+        SectionBlock(name, sorted(rows, key=urgency_key), Tally.of(rows),
+                     progress_chart(all_by_section[name], plan.start, plan.end, today, SMALL))
+        for name, rows in by_section.items() if rows
+    ]
+    units = [_unit_block(snapshot.units[unit_id], rows, all_by_unit[unit_id], plan, today)
+             for unit_id, rows in by_unit.items()]
+    order = {unit_id: index for index, unit_id in enumerate(snapshot.units)}
+    units.sort(key=lambda b: (-b.tally.counts["overdue"], -b.worst_days, -b.tally.counts["due_soon"],
+                              order[b.unit.id]))
+    return StatusSheet(plan, snapshot.as_of, horizon_days, Tally.of(items),
+                       progress_chart(snapshot.items, plan.start, plan.end, today),
+                       calendar_strip(snapshot.items, plan.start, plan.end, today, plan.calendar), sections, units)
+
+
+def _unit_block(unit: UnitInfo, rows: list[Item], every: list[Item], plan: PlanInfo, today: object) -> UnitBlock:
+    overdue = [i for i in rows if i.status == "overdue"]
+    worst = max((i.days for i in overdue), default=0)
+    top = max(overdue, key=lambda i: i.level, default=None)
+    return UnitBlock(unit, Tally.of(rows), progress_chart(every, plan.start, plan.end, today, SMALL),  # type: ignore[arg-type]
+                     worst, top.level_text if top else "")

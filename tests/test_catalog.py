@@ -1,0 +1,130 @@
+"""The catalog format: what it accepts, and one clear line per mistake."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from duban.catalog import CatalogError, load_catalog, parse_catalog
+from duban.cli import _load_commands
+from duban.cli.common import app
+
+DATA = Path(__file__).parent / "data"
+MINI = (DATA / "mini.yaml").read_text(encoding="utf-8")
+runner = CliRunner()
+_load_commands()
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(CatalogError) as error:
+        parse_catalog(text, "plan.yaml")
+    return [str(p) for p in error.value.problems]
+
+
+def test_the_mini_catalog_is_valid(mini_catalog):
+    assert mini_catalog.plan.id == "mini-2020"
+    assert mini_catalog.plan.office == "office"
+    assert [t.id for t in mini_catalog.tasks][:2] == ["leaders-study", "projects-started"]
+    assert mini_catalog.groups["towns"].members == ("shuangjiang", "qinglong")
+    started = mini_catalog.tasks[1]
+    assert started.policy.remind == (5, 3, 1, 0)
+    assert started.co_owners == ("office",)
+    assert started.target.met_by(100) and not started.target.met_by(99.5)
+    assert started.section == "二（二）"
+    assert mini_catalog.tasks[0].policy.escalate[2].to == ("unit:office",)
+    assert mini_catalog.digest_to == ("unit:leaders",)
+
+
+EXPECTED = [
+    "plan.yaml:7:3: unknown field 'colour' in plan",
+    "plan.yaml:10:23: bad escalation target 'boss'",
+    "plan.yaml:11:23: escalation target: unknown unit 'nowhere'",
+    "plan.yaml:14:10: duplicate unit id 'office' (first at line 13)",
+    "plan.yaml:16:45: group 'towns': unknown unit 'ghost'",
+    "plan.yaml:21:12: unknown owner 'ghost-unit'",
+    "plan.yaml:22:12: task 'a'.every: unknown frequency 'fortnightly'",
+    "plan.yaml:23:9: duplicate task id 'a' (first at line 18)",
+    "plan.yaml:26:12: unknown group 'nogroup'",
+    "plan.yaml:27:10: task 'a'.due 2021-01-05 is outside the plan (2020-09-01 to 2020-12-31)",
+    "plan.yaml:31:12: unknown role 'wizard'",
+    "plan.yaml:32:5: task 'c' has both 'due' and 'every'",
+    "plan.yaml:38:12: task 'd'.every: bad rrule",
+    "plan.yaml:39:11: task 'd'.from: bad date '2020-13-01'",
+    "plan.yaml:40:5: missing field 'ref' in tasks[4]",
+    "plan.yaml:44:29: task 'e'.target.op '~' must be one of",
+]
+
+
+def test_every_problem_is_reported_at_once_with_its_place():
+    found = problems((DATA / "broken.yaml").read_text(encoding="utf-8"))
+    assert len(found) == len(EXPECTED)
+    for line, expected in zip(found, EXPECTED):
+        assert line.startswith(expected), (line, expected)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("  id: mini-2020\n", "", "plan.yaml:3:3: missing field 'id' in plan"),
+        ("timezone: Asia/Shanghai", "timezone: Mars/Olympus", "plan.timezone: unknown timezone 'Mars/Olympus'"),
+        ("workdays: cn", "workdays: lunar", "plan.workdays: unknown calendar 'lunar'"),
+        ('remind_at: "09:00"', "remind_at: 9:00", "plan.remind_at: bad time"),
+        ("end: 2020-12-31", "end: 2020-08-01", "plan.end 2020-08-01 is before plan.start"),
+        ("office: office", "office: nobody", "plan.office: unknown unit 'nobody'"),
+        ("remind: [3, 1, 0]", "remind: [3, -1]", "defaults.remind must list whole numbers"),
+        ("channels: [email, sms]", "channels: [email, pigeon]", "defaults.channels: unknown channel 'pigeon'"),
+        ("    every: semimonthly\n", "", "task 'leaders-study' needs 'due' (a one-off deadline) or 'every'"),
+        ("    from: 2020-09-06\n", "    from: 2020-09-06\n    to: 2020-09-01\n", "task 'leaders-study'.to 2020-09-01 is before"),
+        ("co_owners: [office]", "co_owners: [role:pairing_cadre]", "co-owners are units or groups"),
+        ("members: [shuangjiang, qinglong]", "members: [shuangjiang, group:towns]", "groups contain each other"),
+        ("id: leaders-study", "id: Leaders Study", "must be lowercase letters"),
+        ("{after: 3, to: [head]}", "{after: 3, to: [head], ack_pauses: maybe}", "ack_pauses must be true or false"),
+        ("{after: 5, to", "{after: 1, to", "two levels with the same 'after'"),
+        ("    evidence: 会议纪要\n", "    evidence: 会议纪要\n    evidence: 照片\n", "duplicate key 'evidence'"),
+        ("value: 100}", "value: lots}", "target.value must be a number"),
+    ],
+)
+def test_each_mistake_has_a_clear_message(old, new, expected):
+    assert old in MINI
+    found = problems(MINI.replace(old, new, 1))
+    assert any(expected in line for line in found), found
+
+
+def test_yaml_syntax_error_names_line_and_column():
+    assert problems("plan: [\n") == ["plan.yaml:2:1: YAML syntax: expected the node content, but found '<stream end>'"]
+
+
+def test_not_a_mapping():
+    assert problems("- just\n- a list\n") == ["plan.yaml:1:1: the catalog must be a mapping"]
+
+
+def test_years_beyond_the_official_calendar_are_refused():
+    text = MINI.replace("start: 2020-09-01", "start: 2026-09-01").replace("end: 2020-12-31", "end: 2027-01-31")
+    text = text.replace("from: 2020-09-06", "from: 2026-09-06").replace("due: 2020-09-15", "due: 2026-09-15")
+    text = text.replace("2020-09-28", "2026-09-28").replace("to: 2020-10-11", "to: 2026-10-11").replace("to: 2020-10-12", "to: 2026-10-12")
+    found = problems(text)
+    assert len(found) == 1 and "not known for 2027" in found[0]
+    fixed = text.replace("workdays: cn", "workdays: cn\n  holidays: [2027-01-01]")
+    assert parse_catalog(fixed).plan.end.year == 2027
+
+
+def test_missing_file():
+    with pytest.raises(CatalogError) as error:
+        load_catalog(DATA / "absent.yaml")
+    assert "no such file" in str(error.value)
+
+
+def test_check_cli_success_prints_one_line_of_totals():
+    result = runner.invoke(app, ["check", str(DATA / "mini.yaml"), "--contacts", str(DATA / "mini_contacts.csv")])
+    assert result.exit_code == 0
+    assert result.output.strip() == "ok: 6 tasks, 4 units, 1 groups, 29 occurrences, 2020-09-01 to 2020-12-31, 9 people"
+
+
+def test_check_cli_failure_prints_one_line_per_problem_and_no_traceback(tmp_path):
+    result = runner.invoke(app, ["check", str(DATA / "broken.yaml")])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(EXPECTED)
+    assert all(line.startswith(str(DATA / "broken.yaml") + ":") for line in lines)
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
