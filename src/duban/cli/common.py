@@ -83,9 +83,10 @@ def now() -> datetime:
 
 
 def emit(text: str) -> None:
-    """Write output, tolerating a closed pipe (`duban calendar | head`)."""
+    """Write output as UTF-8 bytes, exactly (ICS needs its CRLF), tolerating a closed pipe (`| head`)."""
     try:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
+        sys.stdout.buffer.write((text if text.endswith("\n") else text + "\n").encode())
+        sys.stdout.buffer.flush()
     except BrokenPipeError:
         sys.stderr.close()
