@@ -91,7 +91,8 @@ def mini_people(mini_catalog):
 def mini_store(engine, mini_catalog, mini_people):
     """A store synced with the small test plan and directory."""
     text = (DATA / "mini.yaml").read_text(encoding="utf-8")
-    sync(engine=engine, catalog=mini_catalog, catalog_text=text, people=mini_people, now=datetime(2020, 9, 1, tzinfo=UTC))
+    start = datetime(2020, 9, 1, tzinfo=UTC)
+    sync(engine=engine, catalog=mini_catalog, catalog_text=text, people=mini_people, now=start)
     return engine
 
 
@@ -114,7 +115,7 @@ class SmtpSink:
         self.envelopes: list = []
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope) -> str:
         from email import message_from_bytes, policy
 
         self.envelopes.append(envelope)
@@ -137,3 +138,61 @@ def smtp_sink() -> Iterator[SmtpSink]:
     sink.controller.start()
     yield sink
     sink.controller.stop()
+
+
+# --- Sheets, digests, bulletins (issue 6): the small plan with a replayed campaign of known states. ---
+
+def settle(engine, occurrence_id: str, *, plan_id: str = "mini-2020", evidence: int = 0, **values) -> None:
+    """Put an occurrence in a state directly (state, acked_at, reported_at, verified_at, waived_at, value, ...)
+    with an event, and `evidence` fake evidence rows; instants may be given as at('...') text."""
+    from sqlalchemy import insert, update
+
+    from duban.models import EventRow, EvidenceRow, OccurrenceRow
+
+    values = {k: at(v) if isinstance(v, str) and k.endswith("_at") else v for k, v in values.items()}
+    if values.get("reported_at") is not None:
+        values.setdefault("report_count", 1)
+    moment = max((v for k, v in values.items() if k.endswith("_at") and v is not None), default=at("2020-09-01 09:00"))
+    occ = OccurrenceRow.__table__
+    with engine.begin() as connection:
+        done = connection.execute(update(occ).where(occ.c.plan_id == plan_id, occ.c.id == occurrence_id)
+                                  .values(updated_at=moment, **values))
+        assert done.rowcount == 1, f"no occurrence {occurrence_id}"
+        connection.execute(insert(EventRow.__table__).values(
+            plan_id=plan_id, occurrence_id=occurrence_id, at=moment, actor="test", source="cli",
+            kind=values.get("state", "edit"), after=values.get("state"), data="{}"))
+        for n in range(evidence):
+            connection.execute(insert(EvidenceRow.__table__).values(
+                plan_id=plan_id, occurrence_id=occurrence_id, sha256=f"{n:064d}", name=f"证明{n + 1}.pdf",
+                content_type="application/pdf", size=1000, uploaded_by="test", at=moment))
+
+
+# At 2020-10-29 09:00 the sheet shows 21 items: 10 green, 3 blue, 4 red, 3 yellow, 0 grey, 1 waived.
+MINI_CAMPAIGN = {
+    "projects-started/shuangjiang/2020-09-01": dict(state="verified", acked_at="2020-09-02 10:00",
+                                                    reported_at="2020-09-14 16:00", verified_at="2020-09-16 10:00",
+                                                    value=100.0, evidence=2),
+    "projects-started/qinglong/2020-09-01": dict(state="reported", reported_at="2020-09-20 11:00", value=95.0),
+    "leaders-study/leaders/2020-09-06": dict(state="verified", reported_at="2020-09-15 17:00",
+                                             verified_at="2020-09-17 09:00", evidence=1),
+    "leaders-study/leaders/2020-10-01": dict(state="reported", reported_at="2020-10-20 10:00"),
+    "visits/sj-cadre-1/2020-09-01": dict(state="reported", reported_at="2020-09-29 15:00"),
+    "teaching/shuangjiang/2020-09-28": dict(state="reported", reported_at="2020-10-03 12:00"),
+    "teaching/shuangjiang/2020-10-05": dict(state="reported", reported_at="2020-10-10 12:00"),
+    "teaching/qinglong/2020-10-05": dict(state="waived", waived_at="2020-10-06 09:00"),
+    "dispatch/office/2020-09-28": dict(state="reported", reported_at="2020-09-28 18:00"),
+    "dispatch/office/2020-09-29": dict(state="reported", reported_at="2020-09-29 18:00"),
+    "dispatch/office/2020-09-30": dict(state="reported", reported_at="2020-09-30 18:00"),
+    "dispatch/office/2020-10-09": dict(state="reported", reported_at="2020-10-09 18:00"),
+    "dispatch/office/2020-10-10": dict(state="reported", reported_at="2020-10-10 18:00"),
+    "dispatch/office/2020-10-12": dict(state="acked", acked_at="2020-10-12 09:30"),
+    "poverty-day/office/2020-09-01": dict(state="reported", reported_at="2020-10-26 10:00"),
+}
+
+
+@pytest.fixture
+def mini_campaign(mini_store):
+    """The small plan's store after a campaign replayed to the end of October 2020 (see MINI_CAMPAIGN)."""
+    for occurrence_id, values in MINI_CAMPAIGN.items():
+        settle(mini_store, occurrence_id, **values)
+    return mini_store

@@ -35,14 +35,19 @@ def test_tasks_json_has_every_field():
 
 def test_calendar_from_yaml_gives_deadlines_and_reminders():
     rows = json.loads(invoke("calendar", MINI, "--from", "2020-09-15", "--to", "2020-09-15", "--format", "json"))
-    assert [r["id"] for r in rows] == ["leaders-study/leaders/2020-09-06", "projects-started/qinglong/2020-09-01",
-                                       "projects-started/shuangjiang/2020-09-01"]
+    assert [r["id"] for r in rows] == [
+        "leaders-study/leaders/2020-09-06",
+        "projects-started/qinglong/2020-09-01",
+        "projects-started/shuangjiang/2020-09-01",
+    ]
     first = rows[0]
     assert first["due"] == "2020-09-15T23:59:59+08:00" and first["period_start"] == "2020-09-06"
     assert first["owner_name"] == "县委、县政府"
-    assert first["reminders"] == [{"stage": 3, "at": "2020-09-10T09:00:00+08:00"},
-                                  {"stage": 1, "at": "2020-09-14T09:00:00+08:00"},
-                                  {"stage": 0, "at": "2020-09-15T09:00:00+08:00"}]
+    assert first["reminders"] == [
+        {"stage": 3, "at": "2020-09-10T09:00:00+08:00"},
+        {"stage": 1, "at": "2020-09-14T09:00:00+08:00"},
+        {"stage": 0, "at": "2020-09-15T09:00:00+08:00"},
+    ]
 
 
 def test_role_owned_tasks_expand_only_with_contacts():
@@ -85,12 +90,21 @@ def test_calendar_from_store_matches_yaml(synced):
 
 def test_status_states_at_a_moment(synced):
     with synced.begin() as connection:
-        connection.execute(update(OccurrenceRow).where(OccurrenceRow.id == "projects-started/qinglong/2020-09-01")
-                           .values(state="reported", reported_at=datetime(2020, 9, 15, 2, tzinfo=UTC)))
-        connection.execute(update(OccurrenceRow).where(OccurrenceRow.id == "projects-started/shuangjiang/2020-09-01")
-                           .values(state="verified", reported_at=datetime(2020, 9, 16, 2, tzinfo=UTC)))
-        connection.execute(update(OccurrenceRow).where(OccurrenceRow.id == "visits/ql-cadre-1/2020-09-01")
-                           .values(state="waived", waived_at=datetime(2020, 9, 3, tzinfo=UTC)))
+        connection.execute(
+            update(OccurrenceRow)
+            .where(OccurrenceRow.id == "projects-started/qinglong/2020-09-01")
+            .values(state="reported", reported_at=datetime(2020, 9, 15, 2, tzinfo=UTC))
+        )
+        connection.execute(
+            update(OccurrenceRow)
+            .where(OccurrenceRow.id == "projects-started/shuangjiang/2020-09-01")
+            .values(state="verified", reported_at=datetime(2020, 9, 16, 2, tzinfo=UTC))
+        )
+        connection.execute(
+            update(OccurrenceRow)
+            .where(OccurrenceRow.id == "visits/ql-cadre-1/2020-09-01")
+            .values(state="waived", waived_at=datetime(2020, 9, 3, tzinfo=UTC))
+        )
     rows = json.loads(invoke("status", "--as-of", "2020-09-16T12:00+08:00", "--format", "json"))
     state = {r["id"]: r["state"] for r in rows}
     assert state["projects-started/qinglong/2020-09-01"] == "done"
@@ -99,9 +113,13 @@ def test_status_states_at_a_moment(synced):
     assert state["visits/ql-cadre-1/2020-09-01"] == "waived"
     assert state["visits/sj-cadre-1/2020-09-01"] == "upcoming"
     assert state["dispatch/office/2020-09-28"] == "upcoming"
-    earlier = {r["id"]: r["state"] for r in json.loads(invoke("status", "--as-of", "2020-09-15T09:00", "--format", "json"))}
+    earlier = {
+        r["id"]: r["state"] for r in json.loads(invoke("status", "--as-of", "2020-09-15T09:00", "--format", "json"))
+    }
     assert earlier["projects-started/shuangjiang/2020-09-01"] == "due_soon"
-    overdue = json.loads(invoke("status", "--as-of", "2020-09-16T12:00+08:00", "--state", "overdue", "--format", "json"))
+    overdue = json.loads(
+        invoke("status", "--as-of", "2020-09-16T12:00+08:00", "--state", "overdue", "--format", "json")
+    )
     assert [r["id"] for r in overdue] == ["leaders-study/leaders/2020-09-06"]
 
 
@@ -112,15 +130,22 @@ def test_status_sql_agrees_with_status_at(synced):
 
     moments = [datetime(2020, m, d, h, tzinfo=UTC) for m in (9, 10, 12) for d in (1, 15, 30) for h in (0, 16)]
     with synced.begin() as connection:
-        connection.execute(update(OccurrenceRow).where(OccurrenceRow.task_id == "leaders-study")
-                           .values(state="reported", reported_at=datetime(2020, 10, 1, tzinfo=UTC)))
+        connection.execute(
+            update(OccurrenceRow)
+            .where(OccurrenceRow.task_id == "leaders-study")
+            .values(state="reported", reported_at=datetime(2020, 10, 1, tzinfo=UTC))
+        )
         for moment in moments:
             for row in connection.execute(select(OccurrenceRow.__table__, status_column(moment).label("sql_state"))):
                 occurrence, sql_state = row, row.sql_state
-                assert sql_state == status_at(state=occurrence.state, due=occurrence.due,
-                                              first_reminder_at=occurrence.first_reminder_at,
-                                              reported_at=occurrence.reported_at, waived_at=occurrence.waived_at,
-                                              as_of=moment)
+                assert sql_state == status_at(
+                    state=occurrence.state,
+                    due=occurrence.due,
+                    first_reminder_at=occurrence.first_reminder_at,
+                    reported_at=occurrence.reported_at,
+                    waived_at=occurrence.waived_at,
+                    as_of=moment,
+                )
 
 
 def test_reading_an_empty_store_says_to_sync(tmp_path, monkeypatch):
@@ -132,7 +157,10 @@ def test_reading_an_empty_store_says_to_sync(tmp_path, monkeypatch):
 def test_bad_as_of_is_one_clear_line(synced):
     result = runner.invoke(app, ["status", "--as-of", "yesterday-ish"])
     assert result.exit_code == 1
-    assert result.stderr.strip() == "duban: cannot read 'yesterday-ish' as a date or moment (write 2020-10-29 or 2020-10-29T09:00+08:00)"
+    assert (
+        result.stderr.strip()
+        == "duban: cannot read 'yesterday-ish' as a date or moment (write 2020-10-29 or 2020-10-29T09:00+08:00)"
+    )
 
 
 @pytest.mark.parametrize("command", [["check", MINI], ["tasks", MINI], ["calendar", MINI, "--format", "json"]])
@@ -140,7 +168,8 @@ def test_reading_commands_do_not_import_prefect_or_web(command):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "duban", *command],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "duban", *command], capture_output=True, text=True, check=True
+    )
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert not {"prefect", "fastapi", "jinja2", "starlette"} & imported

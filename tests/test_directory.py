@@ -32,17 +32,23 @@ def test_chinese_headers_and_derived_ids(tmp_path, mini_catalog):
 
 
 def test_bad_rows_are_named_by_line(tmp_path, mini_catalog):
-    path = write(tmp_path, "\n".join([
-        "name,unit,roles,email,mobile",
-        "甲,office,head,a@example.org,13800000001",
-        "乙,nowhere,head,b@example.org,13800000002",
-        "丙,office,wizard,c@example.org,13800000003",
-        "丁,office,liaison,not-an-email,13800000004",
-        "戊,office,liaison,e@example.org,12345",
-        "己,office,liaison,a@example.org,13800000006",
-        ",office,liaison,g@example.org,13800000007",
-        "庚,office,liaison,,",
-    ]) + "\n")
+    path = write(
+        tmp_path,
+        "\n".join(
+            [
+                "name,unit,roles,email,mobile",
+                "甲,office,head,a@example.org,13800000001",
+                "乙,nowhere,head,b@example.org,13800000002",
+                "丙,office,wizard,c@example.org,13800000003",
+                "丁,office,liaison,not-an-email,13800000004",
+                "戊,office,liaison,e@example.org,12345",
+                "己,office,liaison,a@example.org,13800000006",
+                ",office,liaison,g@example.org,13800000007",
+                "庚,office,liaison,,",
+            ]
+        )
+        + "\n",
+    )
     with pytest.raises(CatalogError) as error:
         load_people(path, mini_catalog)
     lines = [str(p) for p in error.value.problems]

@@ -12,8 +12,15 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 def task(**kwargs) -> Task:
-    values = {"id": "t", "ref": "二（一）1", "title": "t", "owner": "office", "start": date(2020, 9, 1),
-              "end": date(2020, 12, 31), "policy": Policy()}
+    values = {
+        "id": "t",
+        "ref": "二（一）1",
+        "title": "t",
+        "owner": "office",
+        "start": date(2020, 9, 1),
+        "end": date(2020, 12, 31),
+        "policy": Policy(),
+    }
     values.update(kwargs)
     return Task(**values)
 
@@ -28,8 +35,11 @@ def test_semimonthly_periods_are_clipped_to_the_window():
 
 def test_monthly_periods_end_on_month_ends_and_clip():
     result = periods(task(every="monthly", start=date(2020, 9, 6), end=date(2020, 11, 20)), CN)
-    assert result == [Period(date(2020, 9, 6), date(2020, 9, 30)), Period(date(2020, 10, 1), date(2020, 10, 31)),
-                      Period(date(2020, 11, 1), date(2020, 11, 20))]
+    assert result == [
+        Period(date(2020, 9, 6), date(2020, 9, 30)),
+        Period(date(2020, 10, 1), date(2020, 10, 31)),
+        Period(date(2020, 11, 1), date(2020, 11, 20)),
+    ]
 
 
 def test_weekly_runs_monday_to_sunday_across_month_ends():
@@ -40,15 +50,23 @@ def test_weekly_runs_monday_to_sunday_across_month_ends():
 
 
 def test_quarterly_and_yearly():
-    assert periods(task(every="quarterly"), CN) == [Period(date(2020, 9, 1), date(2020, 9, 30)),
-                                                    Period(date(2020, 10, 1), date(2020, 12, 31))]
+    assert periods(task(every="quarterly"), CN) == [
+        Period(date(2020, 9, 1), date(2020, 9, 30)),
+        Period(date(2020, 10, 1), date(2020, 12, 31)),
+    ]
     assert periods(task(every="yearly"), CN) == [Period(date(2020, 9, 1), date(2020, 12, 31))]
 
 
 def test_daily_means_every_workday():
     result = periods(task(every="daily", start=date(2020, 9, 26), end=date(2020, 10, 11)), CN)
-    assert [p.end for p in result] == [date(2020, 9, 27), date(2020, 9, 28), date(2020, 9, 29), date(2020, 9, 30),
-                                       date(2020, 10, 9), date(2020, 10, 10)]
+    assert [p.end for p in result] == [
+        date(2020, 9, 27),
+        date(2020, 9, 28),
+        date(2020, 9, 29),
+        date(2020, 9, 30),
+        date(2020, 10, 9),
+        date(2020, 10, 10),
+    ]
 
 
 def test_rrule_gives_deadlines_directly():
@@ -58,13 +76,18 @@ def test_rrule_gives_deadlines_directly():
 
 
 def test_one_off_runs_from_its_start_to_its_due():
-    assert periods(task(due=date(2020, 9, 15), end=date(2020, 9, 15)), CN) == [Period(date(2020, 9, 1), date(2020, 9, 15))]
+    assert periods(task(due=date(2020, 9, 15), end=date(2020, 9, 15)), CN) == [
+        Period(date(2020, 9, 1), date(2020, 9, 15))
+    ]
 
 
 def test_reminders_count_workdays_across_national_day():
     moments = reminder_moments(Period(date(2020, 9, 1), date(2020, 10, 12)), (3, 1, 0), CN, time(9), TZ)
-    assert moments == ((3, datetime(2020, 9, 30, 9, tzinfo=TZ)), (1, datetime(2020, 10, 10, 9, tzinfo=TZ)),
-                       (0, datetime(2020, 10, 12, 9, tzinfo=TZ)))
+    assert moments == (
+        (3, datetime(2020, 9, 30, 9, tzinfo=TZ)),
+        (1, datetime(2020, 10, 10, 9, tzinfo=TZ)),
+        (0, datetime(2020, 10, 12, 9, tzinfo=TZ)),
+    )
 
 
 def test_reminder_for_a_deadline_on_a_holiday_falls_on_the_last_workday_before():
@@ -75,8 +98,11 @@ def test_reminder_for_a_deadline_on_a_holiday_falls_on_the_last_workday_before()
 
 def test_reminders_across_spring_festival_2021():
     moments = dict(reminder_moments(Period(date(2021, 2, 1), date(2021, 2, 19)), (3, 1, 0), CN, time(9), TZ))
-    assert moments == {3: datetime(2021, 2, 9, 9, tzinfo=TZ), 1: datetime(2021, 2, 18, 9, tzinfo=TZ),
-                       0: datetime(2021, 2, 19, 9, tzinfo=TZ)}
+    assert moments == {
+        3: datetime(2021, 2, 9, 9, tzinfo=TZ),
+        1: datetime(2021, 2, 18, 9, tzinfo=TZ),
+        0: datetime(2021, 2, 19, 9, tzinfo=TZ),
+    }
 
 
 def test_reminders_never_fall_before_the_period():

@@ -43,13 +43,25 @@ def test_edit_updates_pending_keeps_reports_archives_dropped(engine, mini_people
     run(engine, MINI, mini_people)
     reported = datetime(2020, 9, 14, 8, tzinfo=UTC)
     with engine.begin() as connection:
-        connection.execute(update(OccurrenceRow).where(OccurrenceRow.id == "projects-started/qinglong/2020-09-01")
-                           .values(state="reported", reported_at=reported, report_count=1))
-        connection.execute(EventRow.__table__.insert().values(
-            plan_id="mini-2020", occurrence_id="projects-started/qinglong/2020-09-01", at=reported, actor="ql-head",
-            source="cli", kind="report", before="open", after="reported"))
+        connection.execute(
+            update(OccurrenceRow)
+            .where(OccurrenceRow.id == "projects-started/qinglong/2020-09-01")
+            .values(state="reported", reported_at=reported, report_count=1)
+        )
+        connection.execute(
+            EventRow.__table__.insert().values(
+                plan_id="mini-2020",
+                occurrence_id="projects-started/qinglong/2020-09-01",
+                at=reported,
+                actor="ql-head",
+                source="cli",
+                kind="report",
+                before="open",
+                after="reported",
+            )
+        )
     edited = MINI.replace("due: 2020-09-15", "due: 2020-09-18")
-    edited = edited[: edited.index("  - id: teaching")] + edited[edited.index("  - id: dispatch"):]
+    edited = edited[: edited.index("  - id: teaching")] + edited[edited.index("  - id: dispatch") :]
     report = run(engine, edited, mini_people)
     occurrences = report.kinds["occurrences"]
     assert (occurrences.updated, occurrences.archived) == (1, 4)

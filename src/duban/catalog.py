@@ -20,8 +20,22 @@ SECTION = re.compile(r"^[一二三四五六七八九十]+(（[一二三四五六
 
 PLAN_KEYS = {"id", "title", "timezone", "start", "end", "workdays", "holidays", "extra_workdays", "remind_at", "office"}
 POLICY_KEYS = {"remind", "escalate", "repeat_every", "channels"}
-TASK_KEYS = {"id", "ref", "title", "quote", "owner", "co_owners", "every", "due", "times", "from", "to",
-             "evidence", "target", "note"} | POLICY_KEYS - {"repeat_every"}
+TASK_KEYS = {
+    "id",
+    "ref",
+    "title",
+    "quote",
+    "owner",
+    "co_owners",
+    "every",
+    "due",
+    "times",
+    "from",
+    "to",
+    "evidence",
+    "target",
+    "note",
+} | POLICY_KEYS - {"repeat_every"}
 TOP_KEYS = {"plan", "defaults", "roles", "units", "groups", "digest", "tasks"}
 
 
@@ -55,8 +69,13 @@ class Target:
 
     def met_by(self, figure: float) -> bool:
         """Whether a reported figure meets the target."""
-        return {">=": figure >= self.value, "<=": figure <= self.value, ">": figure > self.value,
-                "<": figure < self.value, "==": figure == self.value}[self.op]
+        return {
+            ">=": figure >= self.value,
+            "<=": figure <= self.value,
+            ">": figure > self.value,
+            "<": figure < self.value,
+            "==": figure == self.value,
+        }[self.op]
 
 
 @dataclass(frozen=True)
@@ -203,7 +222,9 @@ class _Reader:
             return None
         for key in value:
             if key not in allowed:
-                self.problem(value.key_where[key], f"unknown field '{key}' in {what} (allowed: {', '.join(sorted(allowed))})")
+                self.problem(
+                    value.key_where[key], f"unknown field '{key}' in {what} (allowed: {', '.join(sorted(allowed))})"
+                )
         for key in sorted(required - set(value)):
             self.problem(value.where, f"missing field '{key}' in {what}")
         return value
@@ -254,7 +275,7 @@ class _Reader:
         if not isinstance(value, LocatedList):
             self.problem(m.value_where[key], f"{what}.{key} must be a list")
             return []
-        return list(zip(value, value.item_where))
+        return list(zip(value, value.item_where, strict=False))
 
     def count(self, m: Located, key: str, what: str, default: int, minimum: int = 0) -> int:
         if key not in m:
@@ -297,9 +318,15 @@ def _read_plan(r: _Reader, doc: Located) -> Plan | None:
         return None
     plan_id = r.slug(m, "id", "plan")
     return Plan(
-        id=plan_id, title=r.text(m, "title", "plan"), timezone=timezone, start=start, end=end,
-        workdays=workdays, holidays=r.days(m, "holidays", "plan"),
-        extra_workdays=r.days(m, "extra_workdays", "plan"), remind_at=remind_at,
+        id=plan_id,
+        title=r.text(m, "title", "plan"),
+        timezone=timezone,
+        start=start,
+        end=end,
+        workdays=workdays,
+        holidays=r.days(m, "holidays", "plan"),
+        extra_workdays=r.days(m, "extra_workdays", "plan"),
+        remind_at=remind_at,
         office=r.text(m, "office", "plan") or None,
     )
 
@@ -360,11 +387,13 @@ def _read_named(r: _Reader, doc: Located, key: str, allowed: set[str]) -> list[t
     return result
 
 
-def _resolve_members(r: _Reader, raw: dict[str, tuple[Located, list[tuple[str, Where]]]], units: dict[str, Unit]) -> dict[str, Group]:
+def _resolve_members(
+    r: _Reader, raw: dict[str, tuple[Located, list[tuple[str, Where]]]], units: dict[str, Unit]
+) -> dict[str, Group]:
     groups: dict[str, Group] = {}
 
     def expand(group_id: str, trail: tuple[str, ...]) -> list[str]:
-        m, members = raw[group_id]
+        _m, members = raw[group_id]
         result: list[str] = []
         for member, where in members:
             if member.startswith("group:"):
@@ -372,9 +401,9 @@ def _resolve_members(r: _Reader, raw: dict[str, tuple[Located, list[tuple[str, W
                 if inner not in raw:
                     r.problem(where, f"group '{group_id}': unknown group '{inner}'")
                 elif inner in trail:
-                    r.problem(where, f"group '{group_id}': groups contain each other ({' -> '.join(trail + (inner,))})")
+                    r.problem(where, f"group '{group_id}': groups contain each other ({' -> '.join((*trail, inner))})")
                 else:
-                    result.extend(expand(inner, trail + (inner,)))
+                    result.extend(expand(inner, (*trail, inner)))
             elif member not in units:
                 r.problem(where, f"group '{group_id}': unknown unit '{member}'")
             else:
@@ -389,7 +418,13 @@ def _resolve_members(r: _Reader, raw: dict[str, tuple[Located, list[tuple[str, W
 def _read_target(r: _Reader, m: Located, what: str) -> Target | None:
     if "target" not in m:
         return None
-    t = r.mapping(m["target"], m.value_where["target"], f"{what}.target", {"metric", "unit", "op", "value"}, {"metric", "op", "value"})
+    t = r.mapping(
+        m["target"],
+        m.value_where["target"],
+        f"{what}.target",
+        {"metric", "unit", "op", "value"},
+        {"metric", "op", "value"},
+    )
     if t is None or not {"metric", "op", "value"} <= set(t):
         return None
     if t["op"] not in TARGET_OPS:
@@ -439,7 +474,10 @@ def _read_task(r: _Reader, m: Located, where: Where, index: int, ctx: dict[str, 
             if error:
                 r.problem(m.value_where["every"], f"{what}.every: bad rrule: {error}")
         elif every not in FREQUENCIES:
-            r.problem(m.value_where["every"], f"{what}.every: unknown frequency '{every}' (use {', '.join(FREQUENCIES)} or rrule:...)")
+            r.problem(
+                m.value_where["every"],
+                f"{what}.every: unknown frequency '{every}' (use {', '.join(FREQUENCIES)} or rrule:...)",
+            )
     else:
         r.problem(m.where, f"{what} needs 'due' (a one-off deadline) or 'every' (a frequency)")
     owner = r.text(m, "owner", what)
@@ -454,10 +492,21 @@ def _read_task(r: _Reader, m: Located, where: Where, index: int, ctx: dict[str, 
     if not {"id", "ref", "title", "owner"} <= set(m):
         return None
     return Task(
-        id=r.slug(m, "id", what), ref=r.text(m, "ref", what), title=r.text(m, "title", what),
-        quote=r.text(m, "quote", what), owner=owner, co_owners=tuple(co_owners), every=every, due=due,
-        times=r.count(m, "times", what, 1, minimum=1), start=start, end=due or end, evidence=r.text(m, "evidence", what),
-        target=target, note=r.text(m, "note", what), policy=policy,
+        id=r.slug(m, "id", what),
+        ref=r.text(m, "ref", what),
+        title=r.text(m, "title", what),
+        quote=r.text(m, "quote", what),
+        owner=owner,
+        co_owners=tuple(co_owners),
+        every=every,
+        due=due,
+        times=r.count(m, "times", what, 1, minimum=1),
+        start=start,
+        end=due or end,
+        evidence=r.text(m, "evidence", what),
+        target=target,
+        note=r.text(m, "note", what),
+        policy=policy,
     )
 
 
@@ -500,8 +549,10 @@ def parse_catalog(text: str, path: str = "tasks_catalog.yaml") -> Catalog:
     roles = dict(BUILTIN_ROLES)
     for m, _ in _read_named(r, top, "roles", {"id", "name"}):
         roles[str(m["id"])] = str(m["name"])
-    units = {str(m["id"]): Unit(str(m["id"]), str(m["name"]), r.text(m, "short", "unit"), r.text(m, "kind", "unit"))
-             for m, _ in _read_named(r, top, "units", {"id", "name", "short", "kind"})}
+    units = {
+        str(m["id"]): Unit(str(m["id"]), str(m["name"]), r.text(m, "short", "unit"), r.text(m, "kind", "unit"))
+        for m, _ in _read_named(r, top, "units", {"id", "name", "short", "kind"})
+    }
     raw_groups = {}
     for m, _ in _read_named(r, top, "groups", {"id", "name", "members"}):
         if str(m["id"]) in units:

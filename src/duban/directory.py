@@ -13,14 +13,25 @@ from duban.catalog import Catalog, CatalogError, Problem
 from duban.yamlsrc import Where
 
 HEADERS = {
-    "id": "id", "编号": "id", "工号": "id",
-    "name": "name", "姓名": "name",
-    "unit": "unit", "单位": "unit",
-    "roles": "roles", "角色": "roles",
-    "email": "email", "邮箱": "email", "电子邮箱": "email",
-    "mobile": "mobile", "手机": "mobile", "手机号": "mobile", "手机号码": "mobile",
+    "id": "id",
+    "编号": "id",
+    "工号": "id",
+    "name": "name",
+    "姓名": "name",
+    "unit": "unit",
+    "单位": "unit",
+    "roles": "roles",
+    "角色": "roles",
+    "email": "email",
+    "邮箱": "email",
+    "电子邮箱": "email",
+    "mobile": "mobile",
+    "手机": "mobile",
+    "手机号": "mobile",
+    "手机号码": "mobile",
 }
 REQUIRED = ("name", "unit", "roles")
+COLUMNS_HELP = "need name, unit, roles, email, mobile or 姓名, 单位, 角色, 邮箱, 手机"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -48,14 +59,13 @@ def normalize_mobile(raw: str) -> str:
     digits = re.sub(r"[\s-]", "", raw)
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
-            return digits[len(prefix):]
+            return digits[len(prefix) :]
     return digits
 
 
 def _rows_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        for line, row in enumerate(csv.reader(handle), start=1):
-            yield line, row
+        yield from enumerate(csv.reader(handle), start=1)
 
 
 def _rows_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -75,11 +85,18 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             header = [HEADERS.get(cell.strip().lower(), HEADERS.get(cell.strip())) for cell in row]
             missing = [name for name in REQUIRED if name not in header]
             if missing:
-                raise CatalogError([Problem(Where(str(path), line, 1), f"missing column(s): {', '.join(missing)} (need name, unit, roles, email, mobile or 姓名, 单位, 角色, 邮箱, 手机)")])
+                raise CatalogError(
+                    [
+                        Problem(
+                            Where(str(path), line, 1),
+                            f"missing column(s): {', '.join(missing)} ({COLUMNS_HELP})",
+                        )
+                    ]
+                )
             continue
         if not any(cell.strip() for cell in row):
             continue
-        yield line, {key: cell.strip() for key, cell in zip(header, row) if key}
+        yield line, {key: cell.strip() for key, cell in zip(header, row, strict=False) if key}
 
 
 def check_people(rows: Iterable[tuple[int, dict[str, str]]], catalog: Catalog, source: str) -> list[Person]:

@@ -29,8 +29,14 @@ def _cell(key: str, value: Any) -> str:
     if key == "schedule" and isinstance(value, dict):
         if "due" in value:
             return f"{value['due']}前"
-        return {"daily": "每个工作日", "weekly": "每周", "semimonthly": "每半月", "monthly": "每月",
-                "quarterly": "每季度", "yearly": "每年"}.get(value["every"], value["every"])
+        return {
+            "daily": "每个工作日",
+            "weekly": "每周",
+            "semimonthly": "每半月",
+            "monthly": "每月",
+            "quarterly": "每季度",
+            "yearly": "每年",
+        }.get(value["every"], value["every"])
     return "" if value is None else str(value)
 
 
@@ -45,7 +51,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], li
     widths = [max([_width(h)] + [_width(line[i]) for line in cells]) for i, h in enumerate(headers)]
 
     def render(values: list[str]) -> str:
-        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths)).rstrip()
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=False)).rstrip()
 
     return "\n".join([render(headers), render(["-" * w for w in widths])] + [render(line) for line in cells])
 
@@ -65,7 +71,9 @@ def as_csv(rows: Sequence[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+        writer.writerow(
+            {k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for k, v in row.items()}
+        )
     return buffer.getvalue()
 
 
@@ -92,18 +100,33 @@ def _fold(line: str) -> list[str]:
 
 def as_ics(rows: Sequence[dict[str, Any]], plan_id: str, stamp: datetime) -> str:
     """An iCalendar file of VTODOs, one per occurrence, with an alarm per reminder."""
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//duban//督办//ZH", "CALSCALE:GREGORIAN",
-             f"X-WR-CALNAME:{_ics_text(plan_id)}"]
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//duban//督办//ZH",
+        "CALSCALE:GREGORIAN",
+        f"X-WR-CALNAME:{_ics_text(plan_id)}",
+    ]
     dtstamp = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     for row in rows:
-        lines += ["BEGIN:VTODO", f"UID:{_ics_text(row['id'])}@{plan_id}.duban", f"DTSTAMP:{dtstamp}",
-                  f"SUMMARY:{_ics_text(row['title'])}（{_ics_text(row['owner_name'])}）",
-                  f"DESCRIPTION:{_ics_text(row['ref'] + ' ' + row['id'])}", f"DUE:{_ics_time(row['due'])}"]
+        lines += [
+            "BEGIN:VTODO",
+            f"UID:{_ics_text(row['id'])}@{plan_id}.duban",
+            f"DTSTAMP:{dtstamp}",
+            f"SUMMARY:{_ics_text(row['title'])}（{_ics_text(row['owner_name'])}）",
+            f"DESCRIPTION:{_ics_text(row['ref'] + ' ' + row['id'])}",
+            f"DUE:{_ics_time(row['due'])}",
+        ]
         if row.get("state") in ("done", "done_late", "waived"):
             lines.append("STATUS:COMPLETED")
         for reminder in row.get("reminders", []):
-            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{_ics_text(row['title'])}",
-                      f"TRIGGER;VALUE=DATE-TIME:{_ics_time(reminder['at'])}", "END:VALARM"]
+            lines += [
+                "BEGIN:VALARM",
+                "ACTION:DISPLAY",
+                f"DESCRIPTION:{_ics_text(row['title'])}",
+                f"TRIGGER;VALUE=DATE-TIME:{_ics_time(reminder['at'])}",
+                "END:VALARM",
+            ]
         lines.append("END:VTODO")
     lines.append("END:VCALENDAR")
     return "\r\n".join(part for line in lines for part in _fold(line)) + "\r\n"

@@ -144,10 +144,14 @@ class Fanout:
         if expression.startswith("role:"):
             return self.by_role.get(expression[5:], [])
         units = self.catalog.units
-        return [Owner(unit_id, "unit", unit_id, units[unit_id].label) for unit_id in self.catalog.owner_units(expression)]
+        return [
+            Owner(unit_id, "unit", unit_id, units[unit_id].label) for unit_id in self.catalog.owner_units(expression)
+        ]
 
 
-def expand(catalog: Catalog, people: Sequence | None = None, calendar: WorkdayCalendar | None = None) -> Iterator[PlannedOccurrence]:
+def expand(
+    catalog: Catalog, people: Sequence | None = None, calendar: WorkdayCalendar | None = None
+) -> Iterator[PlannedOccurrence]:
     """Every occurrence of every task, in catalog order."""
     calendar = calendar or calendar_for(catalog)
     plan, fanout = catalog.plan, Fanout(catalog, people)

@@ -7,8 +7,14 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, literal
 
 STATES = ("upcoming", "due_soon", "overdue", "done", "done_late", "waived")
-STATE_LABELS = {"upcoming": "未到期", "due_soon": "临近", "overdue": "逾期", "done": "按时办结",
-                "done_late": "逾期办结", "waived": "免办"}
+STATE_LABELS = {
+    "upcoming": "未到期",
+    "due_soon": "临近",
+    "overdue": "逾期",
+    "done": "按时办结",
+    "done_late": "逾期办结",
+    "waived": "免办",
+}
 DONE_STATES = ("reported", "verified")
 
 

@@ -61,7 +61,9 @@ def migrate(engine: Engine) -> None:
 def require_tables(engine: Engine) -> None:
     """Refuse to read a store that was never synced."""
     if not inspect(engine).has_table("occurrence"):
-        raise StoreError(f"the store at {engine.url.render_as_string(hide_password=True)} is empty: run `duban sync` first")
+        raise StoreError(
+            f"the store at {engine.url.render_as_string(hide_password=True)} is empty: run `duban sync` first"
+        )
 
 
 def utc(moment: datetime) -> datetime:

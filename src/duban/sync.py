@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 
+from duban.bulk import insert_rows, update_rows
 from duban.catalog import Catalog, Task
 from duban.directory import Person
 from duban.models import EventRow, GroupRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
@@ -61,11 +62,20 @@ def _policy_json(task: Task) -> str:
 
 def _task_values(task: Task, position: int) -> dict[str, Any]:
     return {
-        "position": position, "ref": task.ref, "section": task.section, "title": task.title, "quote": task.quote,
-        "owner": task.owner, "co_owners": ";".join(task.co_owners),
-        "schedule": json.dumps(task.schedule, ensure_ascii=False, sort_keys=True), "times": task.times,
-        "evidence": task.evidence, "note": task.note, "policy": _policy_json(task),
-        "target": json.dumps(asdict(task.target), ensure_ascii=False) if task.target else None, "archived": False,
+        "position": position,
+        "ref": task.ref,
+        "section": task.section,
+        "title": task.title,
+        "quote": task.quote,
+        "owner": task.owner,
+        "co_owners": ";".join(task.co_owners),
+        "schedule": json.dumps(task.schedule, ensure_ascii=False, sort_keys=True),
+        "times": task.times,
+        "evidence": task.evidence,
+        "note": task.note,
+        "policy": _policy_json(task),
+        "target": json.dumps(asdict(task.target), ensure_ascii=False) if task.target else None,
+        "archived": False,
     }
 
 
@@ -81,9 +91,16 @@ def desired_occurrences(catalog: Catalog, people: Sequence[Person]) -> dict[str,
             cache[key] = (utc(occ.due), first, reminders)
         due, first, reminders = cache[key]
         result[occ.id] = {
-            "task_id": occ.task.id, "owner_id": occ.owner.id, "owner_kind": occ.owner.kind,
-            "unit_id": occ.owner.unit_id, "period_start": occ.period.start, "due": due,
-            "first_reminder_at": first, "reminders": reminders, "times": occ.task.times, "archived": False,
+            "task_id": occ.task.id,
+            "owner_id": occ.owner.id,
+            "owner_kind": occ.owner.kind,
+            "unit_id": occ.owner.unit_id,
+            "period_start": occ.period.start,
+            "due": due,
+            "first_reminder_at": first,
+            "reminders": reminders,
+            "times": occ.task.times,
+            "archived": False,
         }
     return result
 
@@ -111,17 +128,16 @@ class _Reconciler:
             if row_id not in existing:
                 new_rows.append({"plan_id": self.plan_id, "id": row_id, **values})
             elif row_id not in protected and existing[row_id] != tuple(values[c] for c in columns):
-                changed_rows.append({"b_id": row_id, **values})
-        gone = [row_id for row_id, values in existing.items()
-                if row_id not in desired and not values[columns.index("archived")]]
-        if new_rows:
-            self.connection.execute(insert(table), new_rows)
-        if changed_rows:
-            statement = update(table).where(and_(table.c.plan_id == self.plan_id, table.c.id == bindparam("b_id")))
-            self.connection.execute(statement, changed_rows)
-        if gone:
-            statement = update(table).where(and_(table.c.plan_id == self.plan_id, table.c.id == bindparam("b_id")))
-            self.connection.execute(statement.values(archived=True), [{"b_id": row_id} for row_id in gone])
+                changed_rows.append({**values, "plan_id": self.plan_id, "id": row_id})
+        archived_at = columns.index("archived")
+        gone = [
+            {"archived": True, "plan_id": self.plan_id, "id": row_id}
+            for row_id, values in existing.items()
+            if row_id not in desired and not values[archived_at]
+        ]
+        insert_rows(self.connection, table, new_rows)
+        update_rows(self.connection, table, ("plan_id", "id"), changed_rows)
+        update_rows(self.connection, table, ("plan_id", "id"), gone)
         return Changes(len(new_rows), len(changed_rows), len(gone))
 
 
@@ -142,29 +158,65 @@ def sync(*, engine: Engine, catalog: Catalog, catalog_text: str, people: Sequenc
         current = connection.execute(select(plan_table.c.catalog_sha).where(plan_table.c.id == plan.id)).scalar()
         if current == sha:
             return report
-        plan_values = {"title": plan.title, "timezone": plan.timezone, "start": plan.start, "end": plan.end,
-                       "office": plan.office, "catalog_sha": sha, "catalog_text": catalog_text, "synced_at": stamp}
+        plan_values = {
+            "title": plan.title,
+            "timezone": plan.timezone,
+            "start": plan.start,
+            "end": plan.end,
+            "office": plan.office,
+            "catalog_sha": sha,
+            "catalog_text": catalog_text,
+            "synced_at": stamp,
+        }
         if current is None:
             connection.execute(insert(plan_table).values(id=plan.id, **plan_values))
         else:
             connection.execute(update(plan_table).where(plan_table.c.id == plan.id).values(**plan_values))
         reconcile = _Reconciler(connection, plan.id, stamp)
-        report.kinds["units"] = reconcile.run(UnitRow.__table__, {
-            u.id: {"name": u.name, "short": u.short, "kind": u.kind, "archived": False} for u in catalog.units.values()})
-        report.kinds["groups"] = reconcile.run(GroupRow.__table__, {
-            g.id: {"name": g.name, "members": ";".join(g.members), "archived": False} for g in catalog.groups.values()})
-        report.kinds["people"] = reconcile.run(PersonRow.__table__, {
-            p.id: {"name": p.name, "unit_id": p.unit, "roles": ";".join(p.roles), "email": p.email,
-                   "mobile": p.mobile, "archived": False} for p in people})
-        report.kinds["tasks"] = reconcile.run(TaskRow.__table__, {
-            t.id: _task_values(t, i) for i, t in enumerate(catalog.tasks)})
+        units = catalog.units.values()
+        report.kinds["units"] = reconcile.run(
+            UnitRow.__table__,
+            {u.id: {"name": u.name, "short": u.short, "kind": u.kind, "archived": False} for u in units},
+        )
+        report.kinds["groups"] = reconcile.run(
+            GroupRow.__table__,
+            {
+                g.id: {"name": g.name, "members": ";".join(g.members), "archived": False}
+                for g in catalog.groups.values()
+            },
+        )
+        report.kinds["people"] = reconcile.run(
+            PersonRow.__table__,
+            {
+                p.id: {
+                    "name": p.name,
+                    "unit_id": p.unit,
+                    "roles": ";".join(p.roles),
+                    "email": p.email,
+                    "mobile": p.mobile,
+                    "archived": False,
+                }
+                for p in people
+            },
+        )
+        report.kinds["tasks"] = reconcile.run(
+            TaskRow.__table__, {t.id: _task_values(t, i) for i, t in enumerate(catalog.tasks)}
+        )
         settled = _settled_occurrences(connection, plan.id)
         changes = reconcile.run(OccurrenceRow.__table__, desired_occurrences(catalog, people), protect=settled)
         report.kinds["occurrences"] = changes
         report.kept_done = len(settled)
         if report.changed:
             counts = {kind: asdict(c) for kind, c in report.kinds.items()}
-            connection.execute(insert(EventRow.__table__).values(
-                plan_id=plan.id, at=stamp, actor="system", source="sync", kind="sync",
-                data=json.dumps(counts), note=report.summary()))
+            connection.execute(
+                insert(EventRow.__table__).values(
+                    plan_id=plan.id,
+                    at=stamp,
+                    actor="system",
+                    source="sync",
+                    kind="sync",
+                    data=json.dumps(counts),
+                    note=report.summary(),
+                )
+            )
     return report

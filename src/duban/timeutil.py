@@ -19,7 +19,9 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime:
     try:
         parsed = pendulum.parse(text.strip(), tz=pendulum.timezone(tz.key), exact=True)
     except (ValueError, pendulum.parsing.exceptions.ParserError):
-        raise MomentError(f"cannot read '{text}' as a date or moment (write 2020-10-29 or 2020-10-29T09:00+08:00)") from None
+        raise MomentError(
+            f"cannot read '{text}' as a date or moment (write 2020-10-29 or 2020-10-29T09:00+08:00)"
+        ) from None
     if isinstance(parsed, datetime):
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
     if isinstance(parsed, date):

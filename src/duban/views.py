@@ -21,10 +21,19 @@ from duban.store import StoreError, require_tables, utc
 def task_rows(catalog: Catalog) -> list[dict[str, Any]]:
     """One object per task."""
     return [
-        {"id": t.id, "ref": t.ref, "title": t.title, "quote": t.quote, "owner": t.owner,
-         "owner_name": catalog.owner_label(t.owner), "co_owners": list(t.co_owners), "schedule": t.schedule,
-         "target": None if t.target is None else {"metric": t.target.metric, "op": t.target.op,
-                                                  "value": t.target.value, "unit": t.target.unit}}
+        {
+            "id": t.id,
+            "ref": t.ref,
+            "title": t.title,
+            "quote": t.quote,
+            "owner": t.owner,
+            "owner_name": catalog.owner_label(t.owner),
+            "co_owners": list(t.co_owners),
+            "schedule": t.schedule,
+            "target": None
+            if t.target is None
+            else {"metric": t.target.metric, "op": t.target.op, "value": t.target.value, "unit": t.target.unit},
+        }
         for t in catalog.tasks
     ]
 
@@ -43,12 +52,20 @@ def calendar_from_catalog(
             continue
         if owner and owner not in (occ.owner.id, occ.owner.unit_id):
             continue
-        rows.append({
-            "id": occ.id, "task": occ.task.id, "ref": occ.task.ref, "title": occ.task.title,
-            "owner": occ.owner.id, "owner_name": occ.owner.name, "unit": occ.owner.unit_id,
-            "period_start": occ.period.start.isoformat(), "due": occ.due.isoformat(),
-            "reminders": [{"stage": stage, "at": at.isoformat()} for stage, at in occ.reminders],
-        })
+        rows.append(
+            {
+                "id": occ.id,
+                "task": occ.task.id,
+                "ref": occ.task.ref,
+                "title": occ.task.title,
+                "owner": occ.owner.id,
+                "owner_name": occ.owner.name,
+                "unit": occ.owner.unit_id,
+                "period_start": occ.period.start.isoformat(),
+                "due": occ.due.isoformat(),
+                "reminders": [{"stage": stage, "at": at.isoformat()} for stage, at in occ.reminders],
+            }
+        )
     return sorted(rows, key=lambda row: (row["due"], row["id"]))
 
 
@@ -73,13 +90,27 @@ def _local(moment: datetime, tz: ZoneInfo) -> str:
 
 
 def store_rows(
-    engine: Engine, plan_id: str, tz: ZoneInfo, start: date | None, end: date | None, owner: str | None,
-    as_of: datetime | None = None, state: str | None = None,
+    engine: Engine,
+    plan_id: str,
+    tz: ZoneInfo,
+    start: date | None,
+    end: date | None,
+    owner: str | None,
+    as_of: datetime | None = None,
+    state: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Occurrences from the store; with `as_of`, each with its state then (optionally only one state)."""
     occ = OccurrenceRow.__table__
-    columns = [occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.period_start,
-               occ.c.due, occ.c.reminders]
+    columns = [
+        occ.c.id,
+        occ.c.task_id,
+        occ.c.owner_id,
+        occ.c.owner_kind,
+        occ.c.unit_id,
+        occ.c.period_start,
+        occ.c.due,
+        occ.c.reminders,
+    ]
     if as_of is not None:
         columns.append(status_column(utc(as_of)).label("state"))
     query = select(*columns).where(occ.c.plan_id == plan_id, occ.c.archived.is_(False))
@@ -93,23 +124,49 @@ def store_rows(
         query = query.where(status_column(utc(as_of)) == state)
     query = query.order_by(occ.c.due, occ.c.id)
     with engine.connect() as connection:
-        tasks = {r.id: (r.ref, r.title) for r in connection.execute(
-            select(TaskRow.id, TaskRow.ref, TaskRow.title).where(TaskRow.plan_id == plan_id))}
-        units = {r.id: r.short or r.name for r in connection.execute(
-            select(UnitRow.id, UnitRow.short, UnitRow.name).where(UnitRow.plan_id == plan_id))}
-        people = dict(connection.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.plan_id == plan_id)).all())
+        tasks = {
+            r.id: (r.ref, r.title)
+            for r in connection.execute(
+                select(TaskRow.id, TaskRow.ref, TaskRow.title).where(TaskRow.plan_id == plan_id)
+            )
+        }
+        units = {
+            r.id: r.short or r.name
+            for r in connection.execute(
+                select(UnitRow.id, UnitRow.short, UnitRow.name).where(UnitRow.plan_id == plan_id)
+            )
+        }
+        people = dict(
+            connection.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.plan_id == plan_id)).all()
+        )
         dues: dict[datetime, str] = {}
         reminders: dict[str, list] = {}
-        for occ_id, task_id, owner_id, owner_kind, unit_id, period_start, due, raw_reminders, *rest in connection.execute(query).all():
+        for (
+            occ_id,
+            task_id,
+            owner_id,
+            owner_kind,
+            unit_id,
+            period_start,
+            due,
+            raw_reminders,
+            *rest,
+        ) in connection.execute(query).all():
             ref, title = tasks[task_id]
             if due not in dues:
                 dues[due] = due.astimezone(tz).isoformat()
             if raw_reminders not in reminders:
                 reminders[raw_reminders] = [{"stage": s, "at": at} for s, at in json.loads(raw_reminders)]
             row = {
-                "id": occ_id, "task": task_id, "ref": ref, "title": title, "owner": owner_id,
+                "id": occ_id,
+                "task": task_id,
+                "ref": ref,
+                "title": title,
+                "owner": owner_id,
                 "owner_name": (people if owner_kind == "person" else units).get(owner_id, owner_id),
-                "unit": unit_id, "period_start": period_start.isoformat(), "due": dues[due],
+                "unit": unit_id,
+                "period_start": period_start.isoformat(),
+                "due": dues[due],
                 "reminders": reminders[raw_reminders],
             }
             if rest:

@@ -39,8 +39,10 @@ def check(path: PathArg = None, contacts: ContactsOpt = None) -> None:
     catalog, people = _load(path, contacts)
     occurrences = sum(1 for _ in expand(catalog, people))
     plan = catalog.plan
-    line = (f"ok: {len(catalog.tasks)} tasks, {len(catalog.units)} units, {len(catalog.groups)} groups, "
-            f"{occurrences} occurrences, {plan.start} to {plan.end}")
+    line = (
+        f"ok: {len(catalog.tasks)} tasks, {len(catalog.units)} units, {len(catalog.groups)} groups, "
+        f"{occurrences} occurrences, {plan.start} to {plan.end}"
+    )
     if people is not None:
         line += f", {len(people)} people"
     emit(line)
@@ -55,14 +57,21 @@ def tasks(path: PathArg = None, format: FormatOpt = Format.table) -> None:
     from duban.views import task_rows
 
     rows = task_rows(load_catalog(_catalog_path(path)))
-    emit(output.as_json(rows) if format is Format.json else
-         output.as_csv(rows) if format is Format.csv else output.table(rows, output.TASK_COLUMNS))
+    emit(
+        output.as_json(rows)
+        if format is Format.json
+        else output.as_csv(rows)
+        if format is Format.csv
+        else output.table(rows, output.TASK_COLUMNS)
+    )
 
 
 @app.command()
 @friendly
 def calendar(
-    path: Annotated[Path | None, typer.Argument(help="catalog file; without it, read the store", show_default=False)] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="catalog file; without it, read the store", show_default=False)
+    ] = None,
     contacts: ContactsOpt = None,
     from_: Annotated[str | None, typer.Option("--from", help="first deadline day, YYYY-MM-DD")] = None,
     to: Annotated[str | None, typer.Option("--to", help="last deadline day, YYYY-MM-DD")] = None,

@@ -1,0 +1,92 @@
+"""Many rows at driver speed: set-based writes without SQLAlchemy's per-row processing."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, bindparam, insert, types, update
+
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime writes, so SQL comparisons agree
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value.astimezone(UTC) if value.tzinfo else value).strftime(SQLITE_DATETIME)
+
+
+def _sqlite_converter(column_type: types.TypeEngine) -> Callable[[Any], Any] | None:
+    """How SQLite stores a Python value of this column type, memoized (deadlines repeat a lot)."""
+    python_type = getattr(column_type, "impl", column_type)
+    if isinstance(python_type, types.DateTime):
+        convert: Callable[[Any], Any] = _sqlite_datetime
+    elif isinstance(python_type, types.Date):
+        convert = lambda value: None if value is None else value.isoformat()  # noqa: E731
+    elif isinstance(python_type, types.Boolean):
+        return lambda value: None if value is None else int(value)
+    else:
+        return None
+    return functools.lru_cache(maxsize=65536)(convert)
+
+
+def _driver_rows(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]
+) -> list[tuple]:
+    if connection.dialect.name != "sqlite":
+        return [tuple(row[c] for c in columns) for row in rows]
+    pairs = [(c, _sqlite_converter(table.c[c].type)) for c in columns]
+    return [tuple(row[c] if convert is None else convert(row[c]) for c, convert in pairs) for row in rows]
+
+
+def _marker(connection: Connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def _fast(connection: Connection) -> bool:
+    return connection.dialect.name in ("sqlite", "postgresql")
+
+
+def _scalar_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """The model defaults (state="open", counts 0) that a raw INSERT would otherwise miss."""
+    return {
+        column.name: column.default.arg
+        for column in table.columns
+        if column.name not in row and column.default is not None and column.default.is_scalar
+    }
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT every row (all rows have the same keys)."""
+    if not rows:
+        return
+    if not _fast(connection):
+        connection.execute(insert(table), list(rows))
+        return
+    defaults = _scalar_defaults(table, rows[0])
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
+    columns = list(rows[0])
+    marker = _marker(connection)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+    connection.exec_driver_sql(sql, _driver_rows(connection, table, rows, columns))
+
+
+def update_rows(connection: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    """UPDATE each row found by its `keys` columns with its other values (all rows have the same keys)."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c not in keys]
+    if not _fast(connection):
+        where = and_(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
+        statement = update(table).where(where).values({c: bindparam(f"v_{c}") for c in columns})
+        params = [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in columns}} for r in rows]
+        connection.execute(statement, params)
+        return
+    marker = _marker(connection)
+    sets = ", ".join(f"{c} = {marker}" for c in columns)
+    where = " AND ".join(f"{k} = {marker}" for k in keys)
+    sql = f"UPDATE {table.name} SET {sets} WHERE {where}"
+    connection.exec_driver_sql(sql, _driver_rows(connection, table, rows, [*columns, *keys]))
