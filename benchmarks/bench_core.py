@@ -52,7 +52,7 @@ def main() -> None:
     url = fresh_postgres(options.postgres) if options.postgres else f"sqlite:///{folder / 'duban.sqlite'}"
     env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_CONTACTS": str(contacts)}
     edited = folder / "edited.yaml"
-    edited.write_text(catalog.read_text(encoding="utf-8").replace("due: 2020-09-10", "due: 2020-09-11"), "utf-8")
+    edited.write_text(catalog.read_text(encoding="utf-8").replace("due: '2020-09-10'", "due: '2020-09-11'"), "utf-8")
     steps = [
         ("check", ["check", str(catalog)]),
         ("sync (empty store)", ["sync", str(catalog)]),

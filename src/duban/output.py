@@ -60,7 +60,23 @@ def as_json(rows: Sequence[dict[str, Any]]) -> str:
     """A JSON array, one object per line, Chinese kept readable."""
     if not rows:
         return "[]"
-    return "[\n" + ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n]"
+    shared: dict[int, str] = {}
+    return "[\n" + ",\n".join(_encode_row(row, shared) for row in rows) + "\n]"
+
+
+def _encode_row(row: dict[str, Any], shared: dict[int, str]) -> str:
+    """One row as JSON; nested lists are encoded once per object (rows share their reminder lists)."""
+    nested = [key for key, value in row.items() if isinstance(value, list)]
+    if not nested:
+        return json.dumps(row, ensure_ascii=False)
+    text = json.dumps({k: v for k, v in row.items() if k not in nested}, ensure_ascii=False)[:-1]
+    for key in nested:
+        value = row[key]
+        encoded = shared.get(id(value))
+        if encoded is None:
+            encoded = shared[id(value)] = json.dumps(value, ensure_ascii=False)
+        text += f', "{key}": {encoded}'
+    return text + "}"
 
 
 def as_csv(rows: Sequence[dict[str, Any]]) -> str:

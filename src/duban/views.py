@@ -42,11 +42,16 @@ def _in_range(due_day: date, start: date | None, end: date | None) -> bool:
     return (start is None or due_day >= start) and (end is None or due_day <= end)
 
 
+def _reminder_list(reminders: tuple[tuple[int, datetime], ...]) -> list[dict[str, Any]]:
+    return [{"stage": stage, "at": at.isoformat()} for stage, at in reminders]
+
+
 def calendar_from_catalog(
     catalog: Catalog, people: Sequence[Person] | None, start: date | None, end: date | None, owner: str | None
 ) -> list[dict[str, Any]]:
     """Occurrences straight from the catalog (and directory, for role owners)."""
     rows = []
+    shared: dict[tuple, list[dict[str, Any]]] = {}
     for occ in expand(catalog, people):
         if not _in_range(occ.period.end, start, end):
             continue
@@ -63,7 +68,9 @@ def calendar_from_catalog(
                 "unit": occ.owner.unit_id,
                 "period_start": occ.period.start.isoformat(),
                 "due": occ.due.isoformat(),
-                "reminders": [{"stage": stage, "at": at.isoformat()} for stage, at in occ.reminders],
+                "reminders": shared.setdefault(occ.reminders, _reminder_list(occ.reminders))
+                if occ.reminders not in shared
+                else shared[occ.reminders],
             }
         )
     return sorted(rows, key=lambda row: (row["due"], row["id"]))
