@@ -1,0 +1,156 @@
+"""`duban doctor`: is this deployment able to do its job? Each check says what it saw."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, select, text
+
+from duban.config import Settings
+
+CALENDAR_FIX = "list that year's holidays and extra_workdays in the plan"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing checked: whether it is fine, and what was seen."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_database(engine: Engine) -> list[Check]:
+    """The store answers, and its tables are at the newest migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from duban.store import _alembic_config
+
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except Exception as error:
+        return [Check("database", False, f"{where}: {error.__class__.__name__}: {str(error).splitlines()[0]}")]
+    heads = set(ScriptDirectory.from_config(_alembic_config(engine)).get_heads())
+    migrated = current == heads
+    detail = (
+        "at the newest migration"
+        if migrated
+        else f"needs migrating (at {sorted(current) or 'nothing'}; run `duban sync`)"
+    )
+    return [Check("database", True, where), Check("migrations", migrated, detail)]
+
+
+def check_calendars(engine: Engine) -> list[Check]:
+    """Every plan's years, and the year after (escalations spill over), are known to its workday calendar."""
+    from duban.catalog import CatalogError, parse_catalog
+    from duban.models import PlanRow
+    from duban.schedule import calendar_for
+
+    checks = []
+    try:
+        with engine.connect() as connection:
+            plans = connection.execute(select(PlanRow.id, PlanRow.catalog_text)).all()
+    except Exception:
+        return []
+    for plan_id, catalog_text in plans:
+        try:
+            catalog = parse_catalog(catalog_text, f"plan {plan_id}")
+        except CatalogError as error:
+            checks.append(Check(f"calendar {plan_id}", False, str(error.problems[0])))
+            continue
+        plan = catalog.plan
+        missing = calendar_for(catalog).missing_years(
+            plan.start, plan.end.replace(year=plan.end.year + 1, day=1, month=1)
+        )
+        detail = (
+            f"{plan.workdays} calendar covers {plan.start.year}-{plan.end.year + 1}"
+            if not missing
+            else f"no official calendar for {', '.join(map(str, missing))}: {CALENDAR_FIX}"
+        )
+        checks.append(Check(f"calendar {plan_id}", not missing, detail))
+    return checks
+
+
+def _reachable(url: str, default_port: int, timeout: float) -> str | None:
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or default_port
+    if not host:
+        return "no host in the URL"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as error:
+        return f"cannot connect to {host}:{port}: {error}"
+
+
+def check_channels(settings: Settings, timeout: float = 3.0) -> list[Check]:
+    """Each configured channel's URL is well-formed and its server accepts a connection."""
+    from duban.notify import describe, senders
+
+    try:
+        configured = describe(senders(settings))
+    except ValueError as error:
+        return [Check("channels", False, str(error))]
+    urls = {
+        "email": (settings.smtp_url, 25),
+        "sms": (settings.sms_url, 443),
+        "dingtalk": (settings.dingtalk_url, 443),
+        "wecom": (settings.wecom_url, 443),
+    }
+    checks = []
+    for channel, where in configured.items():
+        url, port = urls.get(channel, ("", 0))
+        if not url:
+            checks.append(Check(f"channel {channel}", True, f"local outbox: {where} (nothing leaves this machine)"))
+            continue
+        if urlsplit(url).scheme in ("dingtalk", "wecombot", "wechat", "aliyun", "tencent"):
+            checks.append(Check(f"channel {channel}", True, f"{where} (configured; reached over HTTPS when sending)"))
+            continue
+        problem = _reachable(url, 465 if url.startswith("smtps") else port, timeout)
+        checks.append(Check(f"channel {channel}", problem is None, problem or f"{where} answers"))
+    return checks
+
+
+def check_secret(settings: Settings) -> Check:
+    """Personal links need a signing secret."""
+    if settings.secret:
+        return Check("secret", True, "DUBAN_SECRET is set")
+    stored = settings.var_path / "secret"
+    if stored.exists():
+        return Check("secret", True, f"kept in {stored}")
+    return Check("secret", True, f"none yet: one is made and kept in {stored} on first use")
+
+
+def check_prefect(api_url: str | None, get: Callable[[str], int] | None = None) -> Check:
+    """The Prefect server answers, when one is configured (otherwise flows use an ephemeral one)."""
+    if not api_url:
+        return Check("prefect", True, "no PREFECT_API_URL: flows start an ephemeral server (fine for one machine)")
+    if get is None:
+        import httpx
+
+        def get(url: str) -> int:
+            return httpx.get(url, timeout=5).status_code
+
+    try:
+        status = get(api_url.rstrip("/") + "/health")
+    except Exception as error:
+        return Check("prefect", False, f"{api_url}: {error.__class__.__name__}: {error}")
+    return Check("prefect", status == 200, f"{api_url} answered {status}")
+
+
+def run_checks(settings: Settings, engine: Engine, prefect_api_url: str | None) -> list[Check]:
+    """Every check, in the order a person would fix things."""
+    return [
+        *check_database(engine),
+        *check_calendars(engine),
+        *check_channels(settings),
+        check_secret(settings),
+        check_prefect(prefect_api_url),
+    ]
