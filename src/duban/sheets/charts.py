@@ -43,7 +43,7 @@ class Box:
 
 LARGE = Box(640, 220, 40, 12, 12, 26)
 SMALL = Box(300, 96, 26, 8, 6, 18)
-STRIP = Box(960, 92, 8, 16, 8, 22)
+STRIP = Box(960, 120, 8, 18, 8, 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,7 @@ def _nice_max(value: int) -> int:
     if value <= 4:
         return max(value, 1)
     step = 10 ** int(math.log10(value))
-    for factor in (1, 2, 2.5, 5, 10):
+    for factor in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if value <= factor * step:
             return int(factor * step)
     return value
@@ -181,9 +181,9 @@ def calendar_strip(items: Iterable[Item], start: date, end: date, today: date, c
         if not calendar.is_workday(day):
             rest.append((round(x_of(i), 1), round(step, 1)))
         if counts[day]:
-            h = height(counts[day])
+            h, light = height(counts[day]), LIGHTS[URGENCY[worst[day]]]
             bars.append(StripDay(round(x_of(i) + step * 0.15, 1), round(box.base - h, 1), round(step * 0.7, 1),
-                                 LIGHTS[URGENCY[worst[day]]], counts[day], f"{day.month}月{day.day}日截止 {counts[day]} 项"))
+                                 light, counts[day], f"{day.month}月{day.day}日截止 {counts[day]} 项"))
     today_index = (today - start).days
     today_x = x_of(today_index) + step / 2 if 0 <= today_index < len(days) else None
     return CalendarStrip(box, tuple(bars), tuple(rest), _month_ticks(days, x_of), today_x,

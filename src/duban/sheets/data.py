@@ -11,8 +11,9 @@ from sqlalchemy import Connection, Engine, func, select
 
 from duban.catalog import Catalog, EscalationLevel, Target, parse_catalog
 from duban.models import EvidenceRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
+from duban.policy import EscalationClock, escalation_stage, policy_from_json
 from duban.schedule import calendar_for
-from duban.sheets.escalation import EscalationClock, level_label, levels_from_policy
+from duban.sheets.escalation import level_label
 from duban.status import STATE_LABELS, status_at
 from duban.store import StoreError, utc
 from duban.workdays import WorkdayCalendar
@@ -208,7 +209,7 @@ def load_tasks(connection: Connection, plan: PlanInfo, units: dict[str, UnitInfo
         co_owners = "、".join(units[u].label if u in units else plan.catalog.owner_label(u)
                               for u in task.co_owners.split(";") if u)
         tasks[task.id] = TaskInfo(task.id, task.position, task.ref, task.section or task.ref, task.title, co_owners,
-                                  task.evidence, target, levels_from_policy(task.policy))
+                                  task.evidence, target, policy_from_json(task.policy).escalate)
     return tasks
 
 
@@ -256,7 +257,9 @@ def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
         level = 0
         if status == "overdue":
             days = _days_between(due.date(), local_as_of.date())
-            level = clock.level(due_day=due.date(), levels=task.levels, as_of=as_of_utc, acked=acked)
+            stage = escalation_stage(due=r.due, levels=task.levels, repeat_every=0, acked=acked, clock=clock,
+                                     as_of=as_of_utc)
+            level = stage.level if stage else 0
         elif status == "done_late":
             days = _days_between(due.date(), reported.date())
         elif status in ("upcoming", "due_soon"):

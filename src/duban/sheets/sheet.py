@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from duban.sheets.charts import SMALL, CalendarStrip, ProgressChart, calendar_strip, progress_chart
 from duban.sheets.data import LIGHTS, URGENCY, Item, PlanInfo, Snapshot, UnitInfo
@@ -151,9 +151,9 @@ def build_sheet(snapshot: Snapshot, horizon_days: int = DEFAULT_HORIZON) -> Stat
                        calendar_strip(snapshot.items, plan.start, plan.end, today, plan.calendar), sections, units)
 
 
-def _unit_block(unit: UnitInfo, rows: list[Item], every: list[Item], plan: PlanInfo, today: object) -> UnitBlock:
+def _unit_block(unit: UnitInfo, rows: list[Item], every: list[Item], plan: PlanInfo, today: date) -> UnitBlock:
     overdue = [i for i in rows if i.status == "overdue"]
     worst = max((i.days for i in overdue), default=0)
     top = max(overdue, key=lambda i: i.level, default=None)
-    return UnitBlock(unit, Tally.of(rows), progress_chart(every, plan.start, plan.end, today, SMALL),  # type: ignore[arg-type]
+    return UnitBlock(unit, Tally.of(rows), progress_chart(every, plan.start, plan.end, today, SMALL),
                      worst, top.level_text if top else "")

@@ -1,0 +1,87 @@
+"""Commands that render what leaders read: the status sheet and the monthly bulletin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+from duban.cli.common import app, emit, engine, friendly, now, settings
+
+PlanOpt = Annotated[str | None, typer.Option("--plan", help="plan id, when the store holds several")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="folder to write into (default: var/sheets, var/bulletins)")]
+TemplatesOpt = Annotated[Path | None, typer.Option(
+    "--templates", help="a folder of own templates, used before the shipped ones (default: DUBAN_TEMPLATES_DIR)")]
+
+
+def _store(plan: str | None) -> tuple[Any, str, ZoneInfo]:
+    from duban.views import pick_plan
+
+    store = engine()
+    plan_id, tz = pick_plan(store, plan)
+    return store, plan_id, tz
+
+
+def _out(out: Path | None, kind: str) -> Path:
+    return out or settings().var_path / kind
+
+
+def _templates(folder: Path | None) -> str | None:
+    return str(folder) if folder else settings().templates_dir or None
+
+
+@app.command()
+@friendly
+def sheet(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="moment to judge at (default: now)")] = None,
+    out: OutOpt = None,
+    format: Annotated[str, typer.Option("--format", help="comma-separated: html, xlsx, md")] = "html,xlsx,md",
+    horizon: Annotated[int, typer.Option("--horizon", help="also show what falls due within this many days")] = 7,
+    plan: PlanOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """Write the status sheet: every item due so far or soon, by section and unit, with traffic lights."""
+    from duban.sheets import write_status_sheet
+    from duban.sheets.render import FORMATS, parse_formats
+    from duban.timeutil import parse_moment
+
+    formats = parse_formats(format, FORMATS)
+    if horizon < 0:
+        raise ValueError("--horizon: give a number of days, 0 or more")
+    store, plan_id, tz = _store(plan)
+    moment = parse_moment(as_of, tz) if as_of else now()
+    paths = write_status_sheet(engine=store, plan_id=plan_id, as_of=moment, out_dir=_out(out, "sheets"),
+                               formats=formats, templates_dir=_templates(templates), horizon_days=horizon)
+    emit("\n".join(str(path) for path in paths))
+
+
+@app.command()
+@friendly
+def bulletin(
+    month: Annotated[str, typer.Option("--month", help="the month to report on, YYYY-MM", show_default=False)],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="moment to judge at (default: the month's end, or now while it is not over)")] = None,
+    out: OutOpt = None,
+    format: Annotated[str, typer.Option("--format", help="comma-separated: html, xlsx")] = "html,xlsx",
+    plan: PlanOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """Write the monthly bulletin (月通报): per unit due, on time, late, open, on-time rate; units ranked."""
+    from duban.bulletin import FORMATS, month_close, parse_month, write_bulletin
+    from duban.sheets.data import load_plan
+    from duban.sheets.render import parse_formats
+    from duban.timeutil import parse_moment
+
+    first = parse_month(month)
+    formats = parse_formats(format, FORMATS)
+    store, plan_id, tz = _store(plan)
+    if as_of:
+        moment = parse_moment(as_of, tz)
+    else:
+        with store.connect() as connection:
+            moment = min(now(), month_close(first, load_plan(connection, plan_id)))
+    paths = write_bulletin(engine=store, plan_id=plan_id, month=first, out_dir=_out(out, "bulletins"),
+                           formats=formats, as_of=moment, templates_dir=_templates(templates))
+    emit("\n".join(str(path) for path in paths))
