@@ -1,0 +1,231 @@
+"""Commands of delivery: run a flow, read the outbox, simulate a campaign, the demo, serve the schedules."""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from duban.cli.common import app, emit, engine, friendly, now, settings
+
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="moment to act at, e.g. 2020-10-29T09:00+08:00 (default: now)")]
+PlanOpt = Annotated[str | None, typer.Option("--plan", help="plan id, when the store holds several")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="show what would be sent; write nothing")]
+
+
+def flows_dir() -> Path:
+    """flows/ of the working folder, else the one shipped beside the package."""
+    from duban.config import ROOT
+
+    here = Path("flows")
+    return here if here.is_dir() else ROOT / "flows"
+
+
+def load_flow(name: str) -> Any:
+    """The flow function `<name>` of flows/<name>.py, loaded by path."""
+    path = flows_dir() / f"{name}.py"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in flows_dir().glob("*.py") if not p.stem.startswith("_")))
+        raise ValueError(f"no flow '{name}': {path} does not exist (flows: {known or 'none'})")
+    from prefect.flows import load_flow_from_entrypoint
+
+    return load_flow_from_entrypoint(f"{path}:{name.replace('-', '_')}")
+
+
+def _check_as_of(as_of: str | None, plan: str | None) -> str | None:
+    """Read --as-of before Prefect starts, so a typo costs nothing; pass it on in ISO form."""
+    if as_of is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    from duban.store import StoreError
+    from duban.timeutil import MomentError, parse_moment
+    from duban.views import pick_plan
+
+    try:
+        _, tz = pick_plan(engine(), plan)
+    except StoreError:
+        tz = ZoneInfo("Asia/Shanghai")
+    try:
+        return parse_moment(as_of, tz).isoformat()
+    except MomentError as error:
+        raise MomentError(f"--as-of: {error}") from None
+
+
+def call_flow(name: str, **given: Any) -> Any:
+    """Run a flow with the parameters it accepts."""
+    flow = load_flow(name)
+    accepted = inspect.signature(flow.fn).parameters
+    return flow(**{key: value for key, value in given.items() if key in accepted and value is not None})
+
+
+def _print_result(result: Any) -> None:
+    if isinstance(result, dict) and "lines" in result:
+        for line in result["lines"]:
+            emit(line)
+    elif result is not None:
+        emit(str(result))
+
+
+@app.command()
+@friendly
+def run(
+    name: Annotated[str, typer.Argument(help="remind, escalate, dispatch, daily, or any flows/<name>.py")],
+    as_of: AsOfOpt = None,
+    dry_run: DryRunOpt = False,
+    plan: PlanOpt = None,
+) -> None:
+    """Run a flow now (loads flows/<name>.py by path)."""
+    from duban import notify
+
+    moment = _check_as_of(as_of, plan)
+    notify.senders(settings())  # a bad channel setting fails here, with its name
+    _print_result(call_flow(name, as_of=moment, plan=plan, dry_run=dry_run))
+
+
+@app.command()
+@friendly
+def outbox(
+    state: Annotated[str | None, typer.Option("--state", help="queued, sending, sent, failed or given_up")] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    limit: Annotated[int, typer.Option("--limit", help="at most this many rows, newest first")] = 200,
+    plan: PlanOpt = None,
+) -> None:
+    """The outbox: what was queued and sent, what failed and why."""
+    from duban import outbox as box
+    from duban import output
+    from duban.store import require_tables
+
+    if format not in ("table", "json"):
+        raise ValueError(f"--format: '{format}' (use table or json)")
+    store = engine()
+    require_tables(store)
+    rows = box.rows(engine=store, state=state, plan_id=plan, limit=limit)
+    if format == "json":
+        emit(output.as_json([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                             for r in rows]))
+        return
+    columns = [("id", "编号"), ("state", "状态"), ("channel", "渠道"), ("person_id", "收件人"), ("address", "地址"),
+               ("attempts", "次数"), ("subject", "主题"), ("last_error", "错误")]
+    emit(output.table([{**r, "subject": (r["subject"] or "")[:30], "last_error": (r["last_error"] or "")[:40]}
+                       for r in rows], columns))
+    counts = box.counts(engine=store)
+    typer.echo("  ".join(f"{s} {counts[s]}" for s in box.STATES if counts.get(s)) or "the outbox is empty", err=True)
+
+
+@app.command()
+@friendly
+def simulate(
+    from_: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD")],
+    to: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD")],
+    plan: PlanOpt = None,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Replay the campaign day by day on a copy of the store; print every notification each day would send."""
+    from duban import output
+    from duban.simulate import COLUMNS, rows_of
+    from duban.simulate import simulate as replay
+    from duban.timeutil import parse_day
+    from duban.views import pick_plan
+
+    if format not in ("table", "json"):
+        raise ValueError(f"--format: '{format}' (use table or json)")
+    start, end = parse_day(from_), parse_day(to)
+    if end < start:
+        raise ValueError(f"--to {end} is before --from {start}")
+    store = engine(migrate=True)
+    plan_id, _ = pick_plan(store, plan)
+    everything, total = [], 0
+    for moment, report in replay(engine=store, settings=settings(), plan_id=plan_id, start=start, end=end):
+        rows = rows_of(moment, report)
+        total += len(rows)
+        if format == "json":
+            everything += rows
+        elif rows:
+            emit(f"\n{moment:%Y-%m-%d %H:%M} — {report.summary()}")
+            emit(output.table(rows, COLUMNS, limit_title=40))
+    if format == "json":
+        emit(output.as_json(everything))
+    typer.echo(f"{total} notification(s) from {start} to {end} (assuming nobody reports anything done)", err=True)
+
+
+@app.command()
+@friendly
+def demo(
+    until: Annotated[str, typer.Option("--until", help="replay the campaign up to this day")] = "2020-10-29",
+    reset: Annotated[bool, typer.Option(
+        "--reset", help="start over: delete the SQLite store and var/outbox first")] = False,
+) -> None:
+    """Sync the shipped plan and example directory, replay the campaign through the flows to var/outbox/."""
+    import os
+    from datetime import datetime
+
+    from duban import demo as demo_mod
+    from duban.catalog import load_catalog
+    from duban.directory import load_people
+    from duban.notify import outbox_dir
+    from duban.schedule import calendar_for
+    from duban.sync import sync as run_sync
+    from duban.timeutil import parse_day
+
+    config = settings()
+    last = parse_day(until)
+    catalog_path, contacts_path = Path(config.catalog), Path(config.contacts or "examples/contacts.csv")
+    if reset:
+        _reset(config)
+    catalog = load_catalog(catalog_path)
+    people = load_people(contacts_path, catalog)
+    store = engine(migrate=True)
+    report = run_sync(engine=store, catalog=catalog, catalog_text=catalog_path.read_text(encoding="utf-8"),
+                      people=people, now=now())
+    emit(f"sync: {report.summary()}")
+    plan = catalog.plan
+    calendar, tz = calendar_for(catalog), plan.tz
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    daily = load_flow("daily")
+    days = demo_mod.demo_days(plan.start, min(last, plan.end), calendar)
+    emit(f"replaying {len(days)} workdays, {plan.start} to {last}, through the daily flow "
+         f"(the first flow run starts Prefect's local server: a few seconds)")
+    for day in days:
+        moment = datetime.combine(day, plan.remind_at, tzinfo=tz)
+        demo_mod.report_due(engine=store, plan_id=plan.id, as_of=moment, calendar=calendar, tz=tz)
+        result = daily(as_of=moment.isoformat(), plan=plan.id, local=True, sync=False)
+        queued = next((line for line in result.get("lines", []) if line.startswith("queued")), "")
+        emit(f"  {day} {queued.removeprefix('queued: ')}")
+    files = demo_mod.outbox_files(config)
+    emit(f"\ndone: {files.emails} email(s) in {files.maildir} (a Maildir: open it with mutt -f, or Python's mailbox)")
+    emit(f"      {files.sms_lines} SMS in {files.sms} (one JSON object a line)")
+    for subject in files.first_subjects:
+        emit(f"      e.g. {subject}")
+    emit(f"outbox folder: {outbox_dir(config)}; see `duban outbox`, `duban status --as-of {last}`")
+
+
+def _reset(config: Any) -> None:
+    from duban.notify import outbox_dir
+
+    url = config.database_url
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        raise ValueError("--reset only deletes a SQLite store; for another database, start over by hand")
+    path = Path(url.removeprefix("sqlite:///"))
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        candidate.unlink(missing_ok=True)
+    shutil.rmtree(outbox_dir(config), ignore_errors=True)
+
+
+@app.command()
+@friendly
+def serve(
+    file: Annotated[Path, typer.Option("--file", help="deployments to serve")] = Path("prefect.yaml"),
+) -> None:
+    """Serve the scheduled flows of prefect.yaml (Cron in the plan's timezone) until stopped."""
+    from duban.serving import deployments, serve_all
+
+    built = deployments(file, store=engine())
+    for name, schedule in built.described:
+        emit(f"serving {name}: {schedule}")
+    serve_all(built.deployments)

@@ -1,0 +1,141 @@
+"""Prefect tasks and flow bodies for the delivery flows in flows/: one task run per batch, never per notification.
+
+The flow files stay a few lines long; these bodies only call the engine (`runs`, `notices`, `outbox`)
+and leave a small Markdown artifact of what the run did. This module is the entry point that reads the
+clock: the engine below it takes `as_of` and `now` as parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+from prefect.utilities.annotations import quote
+
+from duban import runs
+from duban.config import Settings, load_settings
+from duban.notices import Chunk, PlanContext, WriteReport, write
+from duban.outbox import DispatchReport, pending
+
+MAX_BATCHES = 100_000
+
+
+def clock() -> datetime:
+    """The wall clock (flows are entry points)."""
+    return datetime.now(UTC)
+
+
+@task(name="sync", cache_policy=NO_CACHE)
+def sync_task(settings: Settings, now: datetime) -> str:
+    """Sync the catalog (and contacts, when configured) into the store."""
+    report = runs.resync(runs.open_store(settings), settings, now)
+    return "no catalog file: skipped" if report is None else report.summary()
+
+
+@task(name="decide", cache_policy=NO_CACHE)
+def decide_task(settings: Settings, ctx: PlanContext, as_of: datetime, kinds: Sequence[str]) -> list[Chunk]:
+    """Who must hear what at `as_of`, in batches."""
+    return runs.plan_notices(runs.open_store(settings, migrate=False), ctx, as_of, kinds)
+
+
+@task(name="queue-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=exponential_backoff(2))
+def write_task(settings: Settings, ctx: PlanContext, chunk: Chunk, as_of: datetime, dry_run: bool) -> WriteReport:
+    """Render one batch of messages and put it in the outbox (idempotent: a retry adds nothing twice)."""
+    return write(engine=runs.open_store(settings, migrate=False), ctx=ctx, chunk=chunk, as_of=as_of, dry_run=dry_run)
+
+
+@task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=exponential_backoff(2))
+def dispatch_task(settings: Settings, as_of: datetime, local: bool, batch: int) -> DispatchReport:
+    """Claim one batch from the outbox and send it."""
+    from duban import notify
+
+    engine = runs.open_store(settings, migrate=False)
+    return runs.dispatch_one(engine, notify.senders(settings, local=local), as_of, clock, batch)
+
+
+def _artifact(summary: runs.RunSummary) -> None:
+    key = re.sub(r"[^a-z0-9-]+", "-", f"{summary.flow}-{summary.plan_id}".lower()).strip("-")
+    create_markdown_artifact(markdown=summary.markdown(), key=key[:100],
+                             description=f"duban {summary.flow} as of {summary.as_of.isoformat()}")
+
+
+def _start(as_of: str | None, plan: str | None) -> tuple[Settings, Any, str, datetime]:
+    settings = load_settings()
+    engine = runs.open_store(settings)
+    plan_id, _tz, moment = runs.plan_and_moment(engine, plan, as_of, clock())
+    return settings, engine, plan_id, moment
+
+
+def queue_notices(settings: Settings, engine: Any, plan_id: str, moment: datetime, kinds: Sequence[str],
+                  dry_run: bool) -> WriteReport:
+    """Decide, then one task run per batch of messages."""
+    ctx = runs.context(engine, settings, plan_id)
+    report = WriteReport()
+    # quote(): Prefect need not walk the plan's directory or the messages to look for upstream results.
+    for chunk in decide_task(settings, quote(ctx), moment, kinds):
+        report.add(write_task(settings, quote(ctx), quote(chunk), moment, dry_run))
+    return report
+
+
+def send_queued(settings: Settings, moment: datetime, dry_run: bool, local: bool = False,
+                batch: int = 200) -> DispatchReport:
+    """Send batches until nothing due is left (dry run: count what is due, claim nothing)."""
+    total = DispatchReport()
+    if dry_run:
+        rows = pending(engine=runs.open_store(settings, migrate=False), as_of=moment, now=clock())
+        for row in rows:
+            total.sent[row["channel"]] += 1
+        return total
+    from duban import notify
+
+    notify.senders(settings, local=local)  # a bad channel URL fails here, before anything is claimed
+    while total.batches < MAX_BATCHES:
+        report = dispatch_task(settings, moment, local, batch)
+        if not report.claimed:
+            break
+        total.add(report)
+    return total
+
+
+def notices_flow(name: str, as_of: str | None, plan: str | None, dry_run: bool) -> dict:
+    """The body of the remind and escalate flows."""
+    settings, engine, plan_id, moment = _start(as_of, plan)
+    summary = runs.RunSummary(name, plan_id, moment, dry_run)
+    summary.written = queue_notices(settings, engine, plan_id, moment, runs.KINDS_BY_FLOW[name], dry_run)
+    _artifact(summary)
+    return {"lines": summary.lines()}
+
+
+def dispatch_flow(as_of: str | None, plan: str | None, dry_run: bool, local: bool = False, batch: int = 200) -> dict:
+    """The body of the dispatch flow: send whatever is queued, whoever queued it."""
+    settings = load_settings()
+    engine = runs.open_store(settings)
+    moment = clock()
+    plan_id = plan or "all"
+    if as_of is not None:
+        plan_id, _tz, moment = runs.plan_and_moment(engine, plan, as_of, moment)
+    summary = runs.RunSummary("dispatch", plan_id, moment, dry_run)
+    summary.dispatched = send_queued(settings, moment, dry_run, local, batch)
+    _artifact(summary)
+    return {"lines": summary.lines()}
+
+
+def daily_flow(as_of: str | None, plan: str | None, dry_run: bool, local: bool = False, sync: bool = True) -> dict:
+    """The body of the daily flow: sync, then reminders and escalations (one message per person), then dispatch."""
+    settings = load_settings()
+    synced = ""
+    if sync and not dry_run:
+        synced = sync_task(settings, clock())
+    engine = runs.open_store(settings)
+    plan_id, _tz, moment = runs.plan_and_moment(engine, plan, as_of, clock())
+    summary = runs.RunSummary("daily", plan_id, moment, dry_run, synced=synced)
+    summary.written = queue_notices(settings, engine, plan_id, moment, runs.KINDS_BY_FLOW["daily"], dry_run)
+    summary.dispatched = send_queued(settings, moment, dry_run, local)
+    _artifact(summary)
+    return {"lines": summary.lines()}

@@ -1,0 +1,480 @@
+"""Reminders and escalations from the store into the outbox: decide who must hear what at `as_of`,
+merge each person's items into one message per channel, render it, and write it with its deliveries.
+
+A delivery row (occurrence, stage, person, channel) is claimed with an insert that ignores duplicates,
+so two runs at once, or a run repeated for the same moment, never put the same stage to anyone twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from duban.catalog import Policy, parse_catalog
+from duban.config import Settings
+from duban.models import DeliveryRow, NotificationRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
+from duban.outbox import enqueue_ids
+from duban.policy import (
+    KINDS,
+    PENDING,
+    Contact,
+    Directory,
+    EscalationClock,
+    Pending,
+    Stage,
+    person_channels,
+    policy_from_json,
+    recipients,
+    reminders_from_json,
+    robot_channels,
+)
+from duban.policy import (
+    decide as decide_stages,
+)
+from duban.store import utc
+from duban.workdays import WorkdayCalendar
+
+ROBOT = "robot"
+BATCH = 500
+ROBOT_ITEMS_SHOWN = 30
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What messages say about a task, and its policy."""
+
+    id: str
+    ref: str
+    title: str
+    policy: Policy
+    co_owner_units: tuple[str, ...]
+
+
+@dataclass
+class PlanContext:
+    """Everything a run needs about one plan, loaded once."""
+
+    plan_id: str
+    title: str
+    office: str
+    tz: ZoneInfo
+    calendar: WorkdayCalendar
+    clock: EscalationClock
+    tasks: dict[str, TaskInfo]
+    units: dict[str, str]
+    directory: Directory
+    settings: Settings
+    secret: str
+    env: Environment
+    quiet: tuple[time, time] | None
+    roles: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One occurrence's stage, for one person."""
+
+    occurrence_id: str
+    task_id: str
+    owner_id: str
+    owner_kind: str
+    unit_id: str
+    due: datetime
+    state: str
+    stage: Stage
+    why: str
+
+
+@dataclass
+class Message:
+    """What one person (or a group robot) hears on one channel in one run."""
+
+    person_id: str
+    channel: str
+    items: list[Item]
+
+
+class Chunk:
+    """A batch of messages handed to a task run as one opaque value (Prefect does not walk into it)."""
+
+    __slots__ = ("messages",)
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = messages
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+@dataclass
+class WriteReport:
+    """What a run put in the outbox."""
+
+    notifications: Counter = field(default_factory=Counter)  # by channel
+    items: Counter = field(default_factory=Counter)  # by (stage kind, stage name)
+    people: int = 0
+    held: int = 0  # SMS held for quiet hours or the daily cap
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, other: WriteReport) -> None:
+        """Fold another report in."""
+        self.notifications.update(other.notifications)
+        self.items.update(other.items)
+        self.people += other.people
+        self.held += other.held
+        self.rows += other.rows
+
+    def summary(self) -> str:
+        """One line for people."""
+        stages = ", ".join(f"{name} {n}" for (_, name), n in sorted(self.items.items())) or "none"
+        channels = ", ".join(f"{c} {n}" for c, n in sorted(self.notifications.items())) or "none"
+        held = f", {self.held} SMS held" if self.held else ""
+        return (f"{sum(self.notifications.values())} notification(s) to {self.people} recipient(s): "
+                f"{channels}; stages: {stages}{held}")
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time] | None:
+    """'21:00-08:00' -> (21:00, 08:00); '' or 'off' -> None; a ValueError names the setting."""
+    text = (text or "").strip()
+    if text in ("", "off", "none"):
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ValueError(f"quiet_hours (DUBAN_QUIET_HOURS): cannot read '{text}' (write 21:00-08:00, or off)") from None
+    return start, end
+
+
+def _in_quiet(local: time, quiet: tuple[time, time]) -> bool:
+    start, end = quiet
+    return (start <= local or local < end) if start > end else (start <= local < end)
+
+
+def sms_not_before(as_of: datetime, quiet: tuple[time, time] | None, tz: ZoneInfo) -> datetime:
+    """When an SMS made at `as_of` may go: at once, or when the quiet hours end."""
+    local = as_of.astimezone(tz)
+    if quiet is None or not _in_quiet(local.time(), quiet):
+        return as_of
+    day = local.date() if local.time() < quiet[1] else local.date() + timedelta(days=1)
+    return datetime.combine(day, quiet[1], tzinfo=tz)
+
+
+def load_context(*, engine: Engine, plan_id: str, settings: Settings, secret: str,
+                 env: Environment | None = None) -> PlanContext:
+    """Load a plan's tasks, units, people and calendar from the store."""
+    from duban.schedule import calendar_for
+    from duban.templating import environment
+
+    with engine.connect() as connection:
+        plan = connection.execute(select(PlanRow).where(PlanRow.id == plan_id)).one()
+        task_rows = connection.execute(select(TaskRow.id, TaskRow.ref, TaskRow.title, TaskRow.policy,
+                                              TaskRow.co_owners).where(TaskRow.plan_id == plan_id)).all()
+        units = {r.id: r.short or r.name for r in connection.execute(
+            select(UnitRow.id, UnitRow.short, UnitRow.name).where(UnitRow.plan_id == plan_id))}
+        people = connection.execute(select(PersonRow.id, PersonRow.name, PersonRow.unit_id, PersonRow.roles,
+                                           PersonRow.email, PersonRow.mobile).where(
+            PersonRow.plan_id == plan_id, PersonRow.archived.is_(False))).all()
+    catalog = parse_catalog(plan.catalog_text, f"store:{plan_id}")
+    calendar = calendar_for(catalog)
+    tz = catalog.plan.tz
+    policies: dict[str, Policy] = {}
+    tasks = {}
+    for row in task_rows:
+        policy = policies.setdefault(row.policy, policy_from_json(row.policy))
+        co_units = [unit for expr in filter(None, row.co_owners.split(";"))
+                    for unit in (catalog.owner_units(expr) if not expr.startswith("group:")
+                                 or expr[6:] in catalog.groups else [])]
+        tasks[row.id] = TaskInfo(row.id, row.ref, row.title, policy, tuple(dict.fromkeys(co_units)))
+    directory = Directory.of(Contact(p.id, p.name, p.unit_id, tuple(filter(None, p.roles.split(";"))), p.email,
+                                     p.mobile) for p in people)
+    office = units.get(catalog.plan.office or "", "")
+    return PlanContext(
+        plan_id=plan_id, title=plan.title, office=office, tz=tz, calendar=calendar,
+        clock=EscalationClock(calendar, catalog.plan.remind_at, tz), tasks=tasks, units=units, directory=directory,
+        settings=settings, secret=secret, env=env or environment(settings.templates_dir or None),
+        quiet=parse_quiet_hours(settings.quiet_hours), roles=dict(catalog.roles),
+    )
+
+
+def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Sequence[str]) -> list[Pending]:
+    occ = OccurrenceRow.__table__
+    moment = utc(as_of)
+    windows = []
+    if "remind" in kinds:
+        windows.append(and_(occ.c.first_reminder_at <= moment, occ.c.due >= moment))
+    if "escalate" in kinds:
+        windows.append(occ.c.due < moment)
+    if not windows:
+        return []
+    query = select(occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.due,
+                   occ.c.state, occ.c.reminders).where(
+        occ.c.plan_id == plan_id, occ.c.archived.is_(False), occ.c.state.in_(PENDING), or_(*windows))
+    parsed: dict[str, tuple] = {}
+    result = []
+    for r in connection.execute(query):
+        if r.reminders not in parsed:
+            parsed[r.reminders] = reminders_from_json(r.reminders)
+        result.append(Pending(r.id, r.task_id, r.owner_id, r.owner_kind, r.unit_id, r.due, r.state,
+                              parsed[r.reminders]))
+    return result
+
+
+def _delivered(connection: Connection, plan_id: str, stages: list[tuple[Pending, Stage]]) -> set[tuple]:
+    table = DeliveryRow.__table__
+    names = sorted({stage.name for _, stage in stages})
+    ids = sorted({occ.id for occ, _ in stages})
+    found: set[tuple] = set()
+    for start in range(0, len(ids), 900):
+        query = select(table.c.occurrence_id, table.c.stage, table.c.person_id, table.c.channel).where(
+            table.c.plan_id == plan_id, table.c.occurrence_id.in_(ids[start:start + 900]), table.c.stage.in_(names))
+        found.update(tuple(r) for r in connection.execute(query))
+    return found
+
+
+def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str] = KINDS) -> list[Message]:
+    """Each person's (and group robot's) message for `as_of`, without what was already put to them."""
+    with engine.connect() as connection:
+        pending = _pending(connection, ctx.plan_id, as_of, kinds)
+        policies = {task_id: info.policy for task_id, info in ctx.tasks.items()}
+        stages = [(occ, stage) for occ, stage in decide_stages(pending, policies, ctx.clock, as_of, kinds)
+                  if occ.task_id in ctx.tasks]
+        delivered = _delivered(connection, ctx.plan_id, stages) if stages else set()
+    grouped: dict[tuple[str, str], list[Item]] = defaultdict(list)
+    robot_seen: set[tuple[str, str]] = set()
+    for occ, stage in stages:
+        task = ctx.tasks[occ.task_id]
+        channels = task.policy.channels
+        for recipient in recipients(occ, stage, task.co_owner_units, ctx.directory):
+            person = ctx.directory.people[recipient.person_id]
+            for channel in person_channels(person, channels):
+                if (occ.id, stage.name, person.id, channel) not in delivered:
+                    grouped[(person.id, channel)].append(_item(occ, stage, recipient.why))
+        for channel in robot_channels(channels):
+            if (occ.id, stage.name, ROBOT, channel) not in delivered and (occ.id, channel) not in robot_seen:
+                robot_seen.add((occ.id, channel))
+                grouped[(ROBOT, channel)].append(_item(occ, stage, "group"))
+    return [Message(person_id, channel, sorted(items, key=_item_order))
+            for (person_id, channel), items in sorted(grouped.items())]
+
+
+def _item(occ: Pending, stage: Stage, why: str) -> Item:
+    return Item(occ.id, occ.task_id, occ.owner_id, occ.owner_kind, occ.unit_id, occ.due, occ.state, stage, why)
+
+
+def _item_order(item: Item) -> tuple:
+    return (item.stage.kind != "escalate", item.due, item.occurrence_id)
+
+
+def chunks(messages: list[Message], size: int = BATCH) -> list[Chunk]:
+    """Messages in batches, each batch a task run's worth."""
+    return [Chunk(messages[start:start + size]) for start in range(0, len(messages), size)]
+
+
+def _insert(connection: Connection, table: Any) -> Any:
+    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def _claim_deliveries(connection: Connection, plan_id: str, messages: list[Message], at: datetime) -> set[tuple]:
+    table = DeliveryRow.__table__
+    rows = [{"plan_id": plan_id, "occurrence_id": item.occurrence_id, "stage": item.stage.name,
+             "person_id": m.person_id, "channel": m.channel, "at": at}
+            for m in messages for item in m.items]
+    if not rows:
+        return set()
+    statement = _insert(connection, table).on_conflict_do_nothing().returning(
+        table.c.occurrence_id, table.c.stage, table.c.person_id, table.c.channel)
+    return {tuple(r) for r in connection.execute(statement, rows)}
+
+
+def _sms_today(connection: Connection, ctx: PlanContext, people: list[str], day: date) -> Counter:
+    table = NotificationRow.__table__
+    start = utc(datetime.combine(day, time(), tzinfo=ctx.tz))
+    end = utc(datetime.combine(day + timedelta(days=1), time(), tzinfo=ctx.tz))
+    counts: Counter = Counter()
+    for offset in range(0, len(people), 900):
+        query = select(table.c.person_id, func.count()).where(
+            table.c.plan_id == ctx.plan_id, table.c.channel == "sms",
+            table.c.person_id.in_(people[offset:offset + 900]),
+            table.c.not_before >= start, table.c.not_before < end, table.c.state != "given_up",
+        ).group_by(table.c.person_id)
+        counts.update(dict(connection.execute(query).all()))
+    return counts
+
+
+def _sms_moment(ctx: PlanContext, as_of: datetime, sent_today: Counter, person_id: str) -> tuple[datetime, bool]:
+    """Quiet hours hold an SMS till morning; past the daily cap it waits for the next morning."""
+    not_before = sms_not_before(as_of, ctx.quiet, ctx.tz)
+    cap = ctx.settings.sms_daily_cap
+    if cap > 0 and sent_today[person_id] >= cap:
+        morning = ctx.quiet[1] if ctx.quiet else time(8, 0)
+        next_day = not_before.astimezone(ctx.tz).date() + timedelta(days=1)
+        return datetime.combine(next_day, morning, tzinfo=ctx.tz), True
+    return not_before, not_before != as_of
+
+
+def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_of: datetime,
+          dry_run: bool = False, collect: bool = False) -> WriteReport:
+    """Put one batch of messages in the outbox with their deliveries, in one transaction."""
+    messages = chunk.messages if isinstance(chunk, Chunk) else chunk
+    report = WriteReport()
+    if not messages:
+        return report
+    if dry_run:
+        for message in messages:
+            _count(report, message, collect, _render(ctx, message, as_of), as_of)
+        return report
+    with engine.begin() as connection:
+        kept = _claim_deliveries(connection, ctx.plan_id, messages, utc(as_of))
+        fresh = []
+        for message in messages:
+            items = [i for i in message.items if (i.occurrence_id, i.stage.name, message.person_id, message.channel)
+                     in kept]
+            if items:
+                fresh.append(Message(message.person_id, message.channel, items))
+        sms_people = sorted({m.person_id for m in fresh if m.channel == "sms"})
+        today = as_of.astimezone(ctx.tz).date()
+        sent_today = _sms_today(connection, ctx, sms_people, today) if sms_people else Counter()
+        notifications, by_key = [], {}
+        for message in fresh:
+            rendered = _render(ctx, message, as_of)
+            if message.channel == "sms":
+                rendered["not_before"], held = _sms_moment(ctx, as_of, sent_today, message.person_id)
+                sent_today[message.person_id] += 1
+                report.held += held
+            notifications.append(rendered)
+            by_key[rendered["key"]] = message
+            _count(report, message, collect, rendered, as_of)
+        ids = enqueue_ids(connection=connection, notifications=notifications)
+        _link(connection, ctx.plan_id, ids, by_key)
+    return report
+
+
+def _count(report: WriteReport, message: Message, collect: bool, rendered: dict, as_of: datetime) -> None:
+    report.notifications[message.channel] += 1
+    report.people += 1
+    for item in message.items:
+        report.items[(item.stage.kind, item.stage.name)] += 1
+    if collect:
+        report.rows.append({
+            "person": message.person_id, "name": rendered["data"].get("name", ""), "channel": message.channel,
+            "address": rendered["address"], "items": len(message.items),
+            "stages": ", ".join(sorted({i.stage.name for i in message.items})),
+            "subject": rendered["subject"], "not_before": rendered.get("not_before") or as_of,
+            "what": [f"{i.stage.name} {i.occurrence_id}" for i in message.items],
+        })
+
+
+def _link(connection: Connection, plan_id: str, ids: dict[str, int], by_key: dict[str, Message]) -> None:
+    table = DeliveryRow.__table__
+    rows = [{"b_occ": item.occurrence_id, "b_stage": item.stage.name, "b_person": message.person_id,
+             "b_channel": message.channel, "b_id": ids[key]}
+            for key, message in by_key.items() if key in ids for item in message.items]
+    if rows:
+        statement = update(table).where(
+            table.c.plan_id == plan_id, table.c.occurrence_id == bindparam("b_occ"),
+            table.c.stage == bindparam("b_stage"), table.c.person_id == bindparam("b_person"),
+            table.c.channel == bindparam("b_channel")).values(notification_id=bindparam("b_id"))
+        connection.execute(statement, rows)
+
+
+def _key(ctx: PlanContext, message: Message, as_of: datetime) -> str:
+    items = "|".join(f"{i.occurrence_id}#{i.stage.name}" for i in message.items)
+    digest = hashlib.sha1(items.encode()).hexdigest()[:16]
+    return f"notice/{ctx.plan_id}/{utc(as_of):%Y%m%dT%H%M%S}/{message.person_id}/{message.channel}/{digest}"
+
+
+def _item_view(ctx: PlanContext, item: Item, as_of_day: date) -> dict[str, Any]:
+    task = ctx.tasks[item.task_id]
+    due_local = item.due.astimezone(ctx.tz)
+    due_day = due_local.date()
+    stage = item.stage
+    owner = (ctx.directory.people[item.owner_id].name if item.owner_kind == "person"
+             and item.owner_id in ctx.directory.people else ctx.units.get(item.unit_id, item.unit_id))
+    base = ctx.settings.base_url.rstrip("/")
+    return {
+        "id": item.occurrence_id, "title": task.title, "ref": task.ref, "owner_name": owner, "due": due_local,
+        "due_day": due_day, "kind": stage.kind, "stage": stage.name, "why": item.why, "acked": item.state == "acked",
+        "workdays_left": ctx.calendar.workdays_between(as_of_day, due_day) if due_day >= as_of_day else 0,
+        "days_left": (due_day - as_of_day).days,
+        "workdays_over": ctx.calendar.workdays_between(due_day, as_of_day) if as_of_day > due_day else 0,
+        "days_over": (as_of_day - due_day).days,
+        "level": stage.level, "levels": stage.levels, "repeat": stage.repeat,
+        "level_to": [_target_label(ctx, target, item.unit_id) for target in stage.to],
+        "url": f"{base}/item/{quote(item.occurrence_id, safe='/')}",
+    }
+
+
+def _target_label(ctx: PlanContext, target: str, unit_id: str) -> str:
+    if target.startswith("unit:"):
+        return ctx.units.get(target[5:], target[5:])
+    role = target.removeprefix("role:")
+    label = ctx.roles.get(role, role)
+    return label if target.startswith("role:") else f"{ctx.units.get(unit_id, unit_id)}{label}"
+
+
+def _render(ctx: PlanContext, message: Message, as_of: datetime) -> dict[str, Any]:
+    """The notification row for a message: address, subject, bodies, SMS template parameters."""
+    from duban.links import make_token
+
+    robot = message.person_id == ROBOT
+    person = None if robot else ctx.directory.people[message.person_id]
+    as_of_day = as_of.astimezone(ctx.tz).date()
+    items = [_item_view(ctx, item, as_of_day) for item in message.items]
+    reminders = [i for i in items if i["kind"] == "remind"]
+    escalations = [i for i in items if i["kind"] == "escalate"]
+    link = ""
+    if person is not None:
+        token = make_token(secret=ctx.secret, person_id=person.id, plan_id=ctx.plan_id, now=as_of)
+        link = f"{ctx.settings.base_url.rstrip('/')}/login/{token}"
+    values = {
+        "person": person, "plan": {"id": ctx.plan_id, "title": ctx.title}, "office": ctx.office or "督办室",
+        "items": items, "reminders": reminders, "escalations": escalations, "link": link, "as_of": as_of,
+        "as_of_day": as_of_day, "tz": ctx.tz, "base_url": ctx.settings.base_url.rstrip("/"),
+        "shown": ROBOT_ITEMS_SHOWN,
+    }
+    env = ctx.env
+    first = items[0]
+    sms_params = {
+        "name": person.name if person else "", "count": str(len(items)), "overdue": str(len(escalations)),
+        "first": first["title"][:20], "due": f"{first['due_day'].month}月{first['due_day'].day}日", "link": link,
+    }
+    values["sms_params"] = sms_params
+    if message.channel == "email":
+        subject = " ".join(env.get_template("email/notice_subject.txt").render(values).split())
+        body_text = env.get_template("email/notice.txt").render(values)
+        body_html = env.get_template("email/notice.html").render(values)
+        address = person.email
+    elif message.channel == "sms":
+        subject, body_text, body_html = "", env.get_template("sms/notice.txt").render(values).strip(), ""
+        address = person.mobile
+    else:
+        subject = " ".join(env.get_template("robot/notice_title.txt").render(values).split())
+        body_text, body_html, address = env.get_template("robot/notice.md").render(values), "", ""
+    data = {"name": person.name if person else "", "from_name": f"{ctx.office}督办" if ctx.office else "督办",
+            "kind": "notice", "items": [[i.occurrence_id, i.stage.name] for i in message.items],
+            "sms_params": sms_params}
+    return {"plan_id": ctx.plan_id, "key": _key(ctx, message, as_of), "person_id": message.person_id,
+            "channel": message.channel, "address": address, "subject": subject, "body_text": body_text,
+            "body_html": body_html, "data": data, "as_of": as_of, "created_at": as_of, "not_before": as_of}
+
+
+def preview(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """Messages as rows for people (who, how many items, which stages)."""
+    return [{"person": m.person_id, "channel": m.channel, "items": len(m.items),
+             "stages": ", ".join(sorted({i.stage.name for i in m.items}))} for m in messages]
+
+
+def dumps(data: Any) -> str:
+    """JSON for people: Chinese as it is."""
+    return json.dumps(data, ensure_ascii=False, default=str, indent=2)

@@ -1,0 +1,78 @@
+"""The embedded default channels: a Maildir for email, JSON-lines files for SMS and robot messages."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+from datetime import datetime
+from pathlib import Path
+
+from duban.notify.email import build_message
+from duban.outbox import Outgoing, SendError
+
+
+class MaildirSender:
+    """Email written to a Maildir (open it with any mail reader, or Python's `mailbox`)."""
+
+    channel = "email"
+
+    def __init__(self, path: Path, sender: str = "duban@localhost") -> None:
+        self.path = Path(path)
+        self.sender = sender
+        self.where = f"Maildir {self.path}"
+        self._box: mailbox.Maildir | None = None
+
+    def open(self) -> None:
+        """Create the Maildir if needed."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._box = mailbox.Maildir(self.path, create=True)
+        except OSError as error:
+            raise SendError(f"cannot open Maildir {self.path}: {error}") from None
+
+    def send(self, row: Outgoing, now: datetime) -> None:
+        """Add the message to the Maildir."""
+        if self._box is None:
+            self.open()
+        try:
+            self._box.add(build_message(row, sender=self.sender, now=now))
+        except OSError as error:
+            raise SendError(f"cannot write to Maildir {self.path}: {error}") from None
+
+    def close(self) -> None:
+        """Nothing to release."""
+        self._box = None
+
+
+class JsonLinesSender:
+    """SMS or robot messages appended to a JSON-lines file, one object a line."""
+
+    def __init__(self, channel: str, path: Path) -> None:
+        self.channel = channel
+        self.path = Path(path)
+        self.where = f"file {self.path}"
+        self._handle = None
+
+    def open(self) -> None:
+        """Open the file for appending."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("a", encoding="utf-8")
+        except OSError as error:
+            raise SendError(f"cannot open {self.path}: {error}") from None
+
+    def send(self, row: Outgoing, now: datetime) -> None:
+        """Append one line and flush it (a crash right after must not lose it)."""
+        if self._handle is None:
+            self.open()
+        line = {"at": now.isoformat(), "channel": row.channel, "key": row.key, "person": row.person_id,
+                "to": row.address, "name": row.data.get("name", ""), "subject": row.subject, "text": row.body_text,
+                "template_params": row.data.get("sms_params", {})}
+        self._handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

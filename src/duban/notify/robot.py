@@ -1,0 +1,97 @@
+"""DingTalk and WeCom group robots: through Apprise (dingtalk://, wecombot://, or any Apprise URL),
+or an http(s):// webhook that takes the robot's own JSON (a relay, or the robot's webhook URL itself)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from duban.outbox import Outgoing, SendError
+
+
+def robot_payload(channel: str, title: str, text: str) -> dict[str, Any]:
+    """The markdown message body each robot's webhook expects."""
+    if channel == "wecom":
+        return {"msgtype": "markdown", "markdown": {"content": f"**{title}**\n{text}"}}
+    return {"msgtype": "markdown", "markdown": {"title": title, "text": f"### {title}\n{text}"}}
+
+
+class RobotSender:
+    """Posts group-robot messages; one Apprise object (or HTTP client) per batch."""
+
+    def __init__(self, channel: str, url: str) -> None:
+        self.channel = channel
+        self.url = url
+        parts = urlsplit(url)
+        self.direct = parts.scheme in ("http", "https")
+        self.where = f"{parts.scheme}://{parts.hostname or ''}"
+        self._client: Any = None
+
+    @classmethod
+    def from_url(cls, channel: str, url: str, setting: str = "dingtalk_url") -> RobotSender:
+        """A sender for an Apprise URL or an http(s) webhook; a ValueError names the setting."""
+        url = url.strip()
+        scheme = urlsplit(url).scheme
+        if scheme in ("http", "https"):
+            return cls(channel, url)
+        import apprise
+
+        if not scheme or apprise.Apprise.instantiate(url) is None:
+            raise ValueError(f"{setting}: '{scheme or url}' is not a robot URL Apprise knows "
+                             f"(use dingtalk://TOKEN, wecombot://KEY, or an https:// webhook)")
+        return cls(channel, url)
+
+    def open(self) -> None:
+        """Prepare the client."""
+        if self.direct:
+            import httpx
+
+            self._client = httpx.Client(timeout=15.0, trust_env=False)
+        else:
+            import apprise
+
+            self._client = apprise.Apprise()
+            self._client.add(self.url)
+
+    def send(self, row: Outgoing, now: datetime) -> None:
+        """Post one message to the group."""
+        if self._client is None:
+            self.open()
+        if self.direct:
+            self._post(row)
+            return
+        import apprise
+
+        with apprise.LogCapture(level=apprise.logging.WARNING) as log:
+            ok = self._client.notify(title=row.subject, body=row.body_text, body_format=apprise.NotifyFormat.MARKDOWN)
+        if not ok:
+            detail = " ".join(log.getvalue().split())[:300] or "not delivered"
+            raise SendError(f"{self.where}: {detail}")
+
+    def _post(self, row: Outgoing) -> None:
+        import httpx
+
+        body = json.dumps(robot_payload(self.channel, row.subject, row.body_text), ensure_ascii=False)
+        try:
+            response = self._client.post(self.url, content=body.encode(),
+                                         headers={"Content-Type": "application/json; charset=utf-8"})
+        except httpx.HTTPError as error:
+            raise SendError(f"{self.where}: {type(error).__name__}: {error}") from None
+        if response.status_code >= 300:
+            raise SendError(f"{self.where}: HTTP {response.status_code}: {response.text[:200]}",
+                            permanent=400 <= response.status_code < 500 and response.status_code != 429)
+        try:
+            answer = response.json()
+        except ValueError:
+            return
+        code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
+        if code:
+            raise SendError(f"{self.where}: errcode {code}: {answer.get('errmsg', '')}")
+
+    def close(self) -> None:
+        """Release the client."""
+        if self.direct and self._client is not None:
+            self._client.close()
+        self._client = None

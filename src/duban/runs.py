@@ -1,0 +1,189 @@
+"""What the delivery flows and commands share: opening the store, reading `as_of`, one run's steps, summaries.
+
+Entry points (flows, CLI) read the clock and pass it in; everything here takes time as a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+
+from duban.config import Settings
+from duban.notices import Chunk, PlanContext, WriteReport, chunks, decide, load_context, write
+from duban.outbox import DispatchReport, claim, send_batch
+from duban.sync import SyncReport
+
+KINDS_BY_FLOW = {"remind": ("remind",), "escalate": ("escalate",), "daily": ("remind", "escalate")}
+
+
+def secret_for(settings: Settings) -> str:
+    """The link-signing secret: DUBAN_SECRET, else the one generated once under var/secret."""
+    try:
+        from duban.links import secret_for as shared
+    except ImportError:  # links.py without the shared helper: same file, same format
+        shared = None
+    if shared is not None:
+        return shared(settings)
+    import secrets
+
+    if settings.secret:
+        return settings.secret
+    path = settings.var_path / "secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="ascii")
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()
+
+
+_ENGINES: dict[str, Engine] = {}
+_MIGRATED: set[str] = set()
+
+
+def open_store(settings: Settings, migrate: bool = True) -> Engine:
+    """The store's engine (one per URL and process, as task runs of a flow share it), with the newest tables."""
+    from duban import store
+
+    url = settings.database_url
+    if url not in _ENGINES:
+        _ENGINES[url] = store.make_engine(url)
+    engine = _ENGINES[url]
+    if migrate and url not in _MIGRATED:
+        store.migrate(engine)
+        _MIGRATED.add(url)
+    return engine
+
+
+def plan_and_moment(
+    engine: Engine, plan: str | None, as_of: str | None, now: datetime,
+) -> tuple[str, ZoneInfo, datetime]:
+    """The plan to act on and the moment to act at (`as_of` read in the plan's zone, else `now`)."""
+    from duban.timeutil import MomentError, parse_moment
+    from duban.views import pick_plan
+
+    plan_id, tz = pick_plan(engine, plan)
+    if as_of is None:
+        return plan_id, tz, now
+    try:
+        return plan_id, tz, parse_moment(as_of, tz)
+    except MomentError as error:
+        raise MomentError(f"--as-of: {error}") from None
+
+
+def context(engine: Engine, settings: Settings, plan_id: str, secret: str | None = None) -> PlanContext:
+    """A plan's context for one run."""
+    return load_context(engine=engine, plan_id=plan_id, settings=settings, secret=secret or secret_for(settings))
+
+
+def plan_notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str]) -> list[Chunk]:
+    """Decide, and cut the messages into batches."""
+    return chunks(decide(engine=engine, ctx=ctx, as_of=as_of, kinds=kinds))
+
+
+def notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str], dry_run: bool = False,
+            collect: bool = False) -> WriteReport:
+    """Decide and write every batch (no Prefect): for simulate, tests and benchmarks."""
+    report = WriteReport()
+    for chunk in plan_notices(engine, ctx, as_of, kinds):
+        report.add(write(engine=engine, ctx=ctx, chunk=chunk, as_of=as_of, dry_run=dry_run, collect=collect))
+    return report
+
+
+def dispatch_one(engine: Engine, senders: dict, as_of: datetime, clock: Callable[[], datetime],
+                 batch: int = 200) -> DispatchReport:
+    """Claim one batch and send it; an empty report when nothing is due."""
+    rows = claim(engine=engine, as_of=as_of, now=clock(), limit=batch)
+    if not rows:
+        return DispatchReport()
+    return send_batch(engine=engine, rows=rows, senders=senders, now=clock)
+
+
+def people_in_store(engine: Engine, plan_id: str) -> list:
+    """The directory as the store has it (a sync without a contacts file keeps it)."""
+    from duban.directory import Person
+    from duban.models import PersonRow
+
+    with engine.connect() as connection:
+        rows = connection.execute(select(PersonRow).where(PersonRow.plan_id == plan_id,
+                                                          PersonRow.archived.is_(False))).all()
+    return [Person(r[0].id, r[0].name, r[0].unit_id, tuple(filter(None, r[0].roles.split(";"))), r[0].email,
+                   r[0].mobile) for r in rows]
+
+
+def resync(engine: Engine, settings: Settings, now: datetime, catalog_path: str | None = None,
+           contacts_path: str | None = None) -> SyncReport | None:
+    """Sync the catalog file (and contacts file, when configured) into the store; None when there is no catalog."""
+    from duban.catalog import load_catalog
+    from duban.directory import load_people
+    from duban.sync import sync
+
+    path = Path(catalog_path or settings.catalog)
+    if not path.is_file():
+        return None
+    catalog = load_catalog(path)
+    contacts = contacts_path or settings.contacts
+    if contacts:
+        people = load_people(contacts, catalog)
+    else:
+        from duban.store import require_tables
+
+        try:
+            require_tables(engine)
+            people = people_in_store(engine, catalog.plan.id)
+        except Exception:
+            people = []
+    return sync(engine=engine, catalog=catalog, catalog_text=path.read_text(encoding="utf-8"), people=people, now=now)
+
+
+@dataclass
+class RunSummary:
+    """What a flow run did, for its artifact and for the command line."""
+
+    flow: str
+    plan_id: str
+    as_of: datetime
+    dry_run: bool = False
+    synced: str = ""
+    written: WriteReport | None = None
+    dispatched: DispatchReport | None = None
+
+    def lines(self) -> list[str]:
+        """Short lines for a terminal."""
+        out = [f"{self.flow} {self.plan_id} as of {self.as_of.isoformat()}" + (" (dry run)" if self.dry_run else "")]
+        if self.synced:
+            out.append(f"sync: {self.synced}")
+        if self.written is not None:
+            out.append(("would queue: " if self.dry_run else "queued: ") + self.written.summary())
+        if self.dispatched is not None:
+            out.append("dispatch: " + self.dispatched.summary())
+            out += [f"  error: {e}" for e in self.dispatched.errors[:5]]
+        return out
+
+    def markdown(self) -> str:
+        """A small Markdown report: counts per stage and channel, failures."""
+        md = [f"# {self.flow}: {self.plan_id}",
+              f"as of `{self.as_of.isoformat()}`" + (" — dry run" if self.dry_run else "")]
+        if self.synced:
+            md.append(f"\n**sync**: {self.synced}")
+        if self.written is not None:
+            w = self.written
+            md += ["\n## queued", "| stage | items |", "| --- | --- |"]
+            md += [f"| {name} | {n} |" for (_, name), n in sorted(w.items.items())] or ["| — | 0 |"]
+            md += ["", "| channel | notifications |", "| --- | --- |"]
+            md += [f"| {c} | {n} |" for c, n in sorted(w.notifications.items())] or ["| — | 0 |"]
+            if w.held:
+                md.append(f"\n{w.held} SMS held for quiet hours or the daily cap.")
+        if self.dispatched is not None:
+            d = self.dispatched
+            md += ["\n## dispatched", "| channel | sent | failed | given up |", "| --- | --- | --- | --- |"]
+            channels = sorted(set(d.sent) | set(d.failed) | set(d.given_up))
+            md += ([f"| {c} | {d.sent[c]} | {d.failed[c]} | {d.given_up[c]} |" for c in channels]
+                   or ["| — | 0 | 0 | 0 |"])
+            if d.errors:
+                md += ["\n### failures", *[f"- {e}" for e in d.errors[:20]]]
+        return "\n".join(md)

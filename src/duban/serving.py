@@ -1,0 +1,79 @@
+"""`duban serve`: the deployments of prefect.yaml, each with its Cron schedule in the plan's timezone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine
+
+
+@dataclass
+class Built:
+    """Deployments ready to serve, and a line each for people."""
+
+    deployments: list[Any] = field(default_factory=list)
+    described: list[tuple[str, str]] = field(default_factory=list)
+
+
+def plan_timezone(store: Engine | None) -> str | None:
+    """The timezone of the store's only plan, if there is exactly one."""
+    if store is None:
+        return None
+    from duban.store import StoreError
+    from duban.views import pick_plan
+
+    try:
+        return pick_plan(store, None)[1].key
+    except StoreError:
+        return None
+
+
+def deployments(path: Path, store: Engine | None = None) -> Built:
+    """Build a deployment per entry of prefect.yaml; schedules use the plan's timezone when the store knows it."""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.schedules import Cron
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (it declares the deployments to serve)")
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML: {error}") from None
+    tz = plan_timezone(store)
+    built = Built()
+    for index, item in enumerate(spec.get("deployments") or []):
+        where = f"{path}: deployments[{index}]"
+        if not isinstance(item, dict) or "entrypoint" not in item or "name" not in item:
+            raise ValueError(f"{where}: needs a name and an entrypoint (flows/<name>.py:<name>)")
+        file_part = item["entrypoint"].partition(":")[0]
+        entry = item["entrypoint"]
+        if not Path(file_part).is_file():
+            from duban.config import ROOT
+
+            entry = f"{ROOT / file_part}:{item['entrypoint'].partition(':')[2]}"
+        flow = load_flow_from_entrypoint(entry)
+        schedules = []
+        for schedule in item.get("schedules") or []:
+            if "cron" not in schedule:
+                raise ValueError(f"{where}: only cron schedules are supported")
+            zone = tz or schedule.get("timezone") or "Asia/Shanghai"
+            schedules.append(Cron(schedule["cron"], timezone=zone))
+            built.described.append((item["name"], f"cron '{schedule['cron']}' in {zone}"))
+        if not schedules:
+            built.described.append((item["name"], "no schedule (run it from the UI or `duban run`)"))
+        built.deployments.append(flow.to_deployment(name=item["name"], schedules=schedules,
+                                                    parameters=item.get("parameters") or {},
+                                                    description=item.get("description")))
+    if not built.deployments:
+        raise ValueError(f"{path}: no deployments declared")
+    return built
+
+
+def serve_all(items: list[Any]) -> None:
+    """Serve until stopped (Ctrl-C); schedules stay active when stopped (pause_on_shutdown=False)."""
+    from prefect import serve
+
+    serve(*items, pause_on_shutdown=False)
