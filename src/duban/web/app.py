@@ -1,0 +1,332 @@
+"""The web pages: my items, an item, the office's queue, the overview; sign-in by personal link; ICS; health.
+
+Plain server-rendered HTML (templates/web/), no JavaScript, made for phones. Every page and form goes through
+duban.actions for who may see and do what; this module only translates HTTP to those calls and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import Engine, select, text
+from starlette.responses import FileResponse
+
+from duban import actions, evidence
+from duban.config import Settings
+from duban.links import LinkError, ics_url, item_path, read_token, secret_for
+from duban.models import EvidenceRow
+from duban.output import as_ics
+from duban.status import STATE_LABELS, STATES
+from duban.store import make_engine
+from duban.templating import environment
+from duban.web import queries, sessions
+
+STATUS_OF = {"forbidden": 403, "not_found": 404, "conflict": 409, "invalid": 400}
+DONE_TEXT = {"ack": "已签收。", "report": "已报告办结，等待督办室审核销号。", "undo": "已撤回报告。",
+             "verify": "已审核销号。", "reject": "已退回，并通知报告人。", "waive": "已免办。"}
+SIGN_IN_HINT = "请点击督办提醒（邮件或短信）中的个人链接登录。链接只属于您本人，请勿转发。"
+CSRF_HINT = "表单缺少安全校验码或已过期，请返回上一页刷新后重新提交。什么也没有改变。"
+MINE_LIMIT = 60
+ALL_LIMIT = 300
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+}
+
+
+class PageError(Exception):
+    """Stop and show a plain Chinese page with this status."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who is asking: their session, the rules' view of them, and their plan."""
+
+    session: sessions.Session
+    actor: actions.Actor
+    plan: queries.PlanInfo
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths on this site: never //host or a scheme, so a link cannot send people elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def create_app(settings: Settings, now: Callable[[], datetime] | None = None, engine: Engine | None = None) -> FastAPI:
+    """The web app; `now` is the clock (tests pass a fixed one), `engine` an already open store."""
+    clock = now or (lambda: datetime.now(UTC))
+    db = engine or make_engine(settings.database_url)
+    secret = secret_for(settings)
+    env = environment(settings.templates_dir or None)
+    files = evidence.store_for(settings)
+    max_bytes = settings.upload_max_mb * 1024 * 1024
+    body_limit = evidence.MAX_FILES * max_bytes + 1024 * 1024
+    secure_cookie = settings.base_url.startswith("https://")
+    css = env.loader.get_source(env, "web/duban.css")[0]  # type: ignore[union-attr]
+    app = FastAPI(title="督办", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.engine = db
+
+    def render(name: str, code: int = 200, visit: Visit | None = None, **context: Any) -> HTMLResponse:
+        context.setdefault("title", "督办")
+        if visit is not None:
+            context.update(me=visit.actor, plan=visit.plan, csrf=visit.session.csrf, tz=visit.plan.tz)
+        else:
+            context.setdefault("me", None)
+            context.setdefault("plan", None)
+        html = env.get_template(f"web/{name}").render(labels=actions.KIND_LABELS, **context)
+        return HTMLResponse(html, status_code=code, headers={"Cache-Control": "no-store"})
+
+    def refuse(status: int, title: str, message: str, visit: Visit | None = None) -> HTMLResponse:
+        return render("message.html", status, visit, heading=title, message=message)
+
+    @app.exception_handler(PageError)
+    async def page_error(_request: Request, error: PageError) -> HTMLResponse:
+        return refuse(error.status, error.title, error.message)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable) -> Response:
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            if length is None or not length.isdigit():
+                return refuse(411, "无法提交", "请求缺少长度信息，请用浏览器重新提交。")
+            if int(length) > body_limit:
+                return refuse(413, "文件太大",
+                              f"一次提交的文件太大：单个文件不超过 {settings.upload_max_mb} MB，"
+                              f"一次最多 {evidence.MAX_FILES} 个。什么也没有保存。")
+        response = await call_next(request)
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def visit_of(request: Request, required: bool = True) -> Visit | None:
+        session = sessions.lookup(db, request.cookies.get(sessions.COOKIE), clock())
+        if session is not None:
+            with db.connect() as connection:
+                plan = queries.plan_info(connection, session.plan_id)
+                try:
+                    actor = actions.actor_for(connection, plan_id=session.plan_id, person_id=session.person_id)
+                except actions.ActionRefused:
+                    plan = None
+            if plan is not None:
+                return Visit(session, actor, plan)
+        if required:
+            raise PageError(401, "请先登录", SIGN_IN_HINT)
+        return None
+
+    def check_csrf(visit: Visit, offered: str) -> None:
+        if not visit.session.csrf_ok(offered):
+            raise PageError(403, "表单已失效", CSRF_HINT)
+
+    # --- sign in and out -----------------------------------------------------------------------------------
+
+    @app.get("/login/{token}")
+    def login(request: Request, token: str, next: str = "/") -> Response:
+        current = visit_of(request, required=False)
+        try:
+            cookie, _ = sessions.sign_in(db, secret=secret, token=token, now=clock(),
+                                         current=current.session if current else None)
+        except sessions.LoginRefused as error:
+            return refuse(error.status, "链接无法使用", str(error), current)
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(sessions.COOKIE, cookie, max_age=int(sessions.LIFETIME.total_seconds()), path="/",
+                            httponly=True, samesite="lax", secure=secure_cookie)
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: str = Form("")) -> Response:
+        visit = visit_of(request)
+        check_csrf(visit, csrf)
+        sessions.sign_out(db, visit.session, clock())
+        response = refuse(200, "已退出登录", "您已退出。此次使用的链接已失效；下次请使用新的提醒链接登录。")
+        response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookie)
+        return response
+
+    # --- pages ---------------------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    def mine(request: Request) -> HTMLResponse:
+        visit = visit_of(request, required=False)
+        if visit is None:
+            return render("home.html", 200)
+        moment = clock()
+        with db.connect() as connection:
+            clause = actions.owned_clause(connection, visit.actor)
+            rows = queries.item_rows(connection, plan_id=visit.plan.id, clause=clause, as_of=moment,
+                                     states=("open", "acked", "reported"))
+            waiting = 0
+            if visit.actor.office:
+                waiting = len(queries.item_rows(connection, plan_id=visit.plan.id, clause=actions.visible_clause(
+                    connection, visit.actor), as_of=moment, states=("reported",)))
+        groups = queries.group_mine(rows)
+        hidden = max(0, len(groups["upcoming"]) - MINE_LIMIT)
+        groups["upcoming"] = groups["upcoming"][:MINE_LIMIT]
+        feed = ics_url(settings=settings, person_id=visit.actor.id, plan_id=visit.plan.id, now=moment)
+        return render("mine.html", visit=visit, groups=groups, group_names=dict(queries.GROUPS), hidden=hidden,
+                      waiting=waiting, feed=feed, item_path=item_path, title="我的事项")
+
+    @app.get("/item/{occurrence_id:path}", response_class=HTMLResponse)
+    def item_page(request: Request, occurrence_id: str, ok: str = "") -> HTMLResponse:
+        visit = visit_of(request)
+        return _item(visit, occurrence_id, notice=DONE_TEXT.get(ok, ""))
+
+    def _item(visit: Visit, occurrence_id: str, notice: str = "", error: str = "", status: int = 200,
+              form: dict[str, str] | None = None) -> HTMLResponse:
+        moment = clock()
+        with db.connect() as connection:
+            try:
+                item = actions.load_item(connection, plan_id=visit.plan.id, occurrence_id=occurrence_id)
+            except actions.ActionRefused as refused:
+                return refuse(404, "找不到事项", str(refused), visit)
+            if not actions.may_see(visit.actor, item):
+                return refuse(403, "无权查看", "这不是您单位的事项，您无权查看或办理。", visit)
+            facts = queries.detail(connection, item)
+            events = actions.history(connection, plan_id=item.plan_id, occurrence_id=item.id)
+            row = queries.item_rows(connection, plan_id=item.plan_id, clause=_only(item.id), as_of=moment)[0]
+        can = actions.allowed(visit.actor, item)
+        return render("item.html", status, visit, item=item, row=row, facts=facts, events=events, can=can,
+                      notice=notice, error=error, form=form or {}, accept=evidence.ACCEPT,
+                      allowed_text=evidence.ALLOWED_TEXT, max_mb=settings.upload_max_mb, path=item_path(item.id),
+                      state_names=actions.STATE_NAMES, source_names=actions.SOURCE_NAMES, title=facts["title"])
+
+    def _only(occurrence_id: str) -> Any:
+        from duban.models import OccurrenceRow
+
+        return OccurrenceRow.__table__.c.id == occurrence_id
+
+    @app.post("/do/{action}/{occurrence_id:path}")
+    def act(
+        request: Request, action: str, occurrence_id: str, csrf: str = Form(""), note: str = Form(""),
+        value: str = Form(""), reason: str = Form(""), back: str = Form(""),
+        upload: list[UploadFile] = File(default=[]),  # noqa: B008 - FastAPI's way of declaring form files
+    ) -> Response:
+        visit = visit_of(request)
+        check_csrf(visit, csrf)
+        if action not in actions.ACTIONS:
+            return refuse(404, "没有这个操作", f"没有“{action}”这个操作。", visit)
+        form = {"note": note, "value": value, "reason": reason}
+        try:
+            kwargs = _arguments(action, note, value, reason, upload)
+            with db.begin() as connection:
+                actions.ACTIONS[action](connection=connection, actor=visit.actor, occurrence_id=occurrence_id,
+                                        now=clock(), source="web", **kwargs)
+        except (actions.ActionRefused, evidence.EvidenceError) as refused:
+            code = getattr(refused, "code", "invalid")
+            if code in ("not_found", "forbidden"):
+                return refuse(STATUS_OF[code], "不能办理", str(refused), visit)
+            return _item(visit, occurrence_id, error=str(refused), status=STATUS_OF[code], form=form)
+        target = "/queue" if back == "queue" else item_path(occurrence_id)
+        return RedirectResponse(f"{target}?ok={action}", status_code=303)
+
+    def _arguments(action: str, note: str, value: str, reason: str, uploads: list[UploadFile]) -> dict[str, Any]:
+        if action in ("reject", "waive"):
+            return {"reason": reason}
+        kwargs: dict[str, Any] = {"note": note}
+        if action == "report":
+            offered = [(u.filename or "", u.file.read(max_bytes + 1)) for u in uploads if u.filename or u.size]
+            kwargs.update(value=value, files=evidence.check_all(offered, max_bytes=max_bytes), store=files)
+        return kwargs
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue(request: Request, ok: str = "") -> HTMLResponse:
+        visit = visit_of(request)
+        if not visit.actor.office:
+            return refuse(403, "无权查看", "待审核队列只对督办室开放。", visit)
+        with db.connect() as connection:
+            rows = queries.item_rows(connection, plan_id=visit.plan.id, as_of=clock(), states=("reported",),
+                                     clause=actions.visible_clause(connection, visit.actor))
+            reporters = _reporters(connection, visit.plan.id, [r["id"] for r in rows])
+        rows.sort(key=lambda r: r["reported_at"])
+        return render("queue.html", visit=visit, rows=rows, reporters=reporters, item_path=item_path,
+                      notice=DONE_TEXT.get(ok, ""), title="待审核")
+
+    def _reporters(connection: Any, plan_id: str, ids: list[str]) -> dict[str, str]:
+        found = {i: actions.last_reporter(connection, plan_id=plan_id, occurrence_id=i) or "" for i in ids}
+        names = queries.person_names(connection, plan_id, [v for v in found.values() if v])
+        return {i: names.get(p, p) for i, p in found.items()}
+
+    @app.get("/all", response_class=HTMLResponse)
+    def overview(request: Request, unit: str = "", status: str = "") -> HTMLResponse:
+        """Everything, for the office and leaders: counts per unit and the list, filtered by unit and status."""
+        visit = visit_of(request)
+        if not (visit.actor.office or visit.actor.leader):
+            return refuse(403, "无权查看", "全部事项只对督办室和领导开放。", visit)
+        with db.connect() as connection:
+            rows = queries.item_rows(connection, plan_id=visit.plan.id, as_of=clock(),
+                                     clause=actions.visible_clause(connection, visit.actor))
+            units = queries.unit_names(connection, visit.plan.id)
+        summary = queries.counts_by_unit(rows)
+        chosen = [r for r in rows if (not unit or r["unit_id"] == unit)
+                  and (not status or r["status"] == status or (status == "waiting" and r["state"] == "reported"))]
+        statuses = [(s, STATE_LABELS[s]) for s in STATES] + [("waiting", "待销号")]
+        return render("all.html", visit=visit, rows=chosen[:ALL_LIMIT], more=max(0, len(chosen) - ALL_LIMIT),
+                      total=len(chosen), summary=summary, units=units, unit=unit, status=status, statuses=statuses,
+                      item_path=item_path, title="全部事项")
+
+    # --- files, feeds, health --------------------------------------------------------------------------------
+
+    @app.get("/evidence/{evidence_id}")
+    def evidence_file(request: Request, evidence_id: int) -> Response:
+        visit = visit_of(request)
+        table = EvidenceRow.__table__
+        with db.connect() as connection:
+            row = connection.execute(select(table).where(table.c.id == evidence_id,
+                                                         table.c.plan_id == visit.plan.id)).first()
+            item = None if row is None else actions.load_item(connection, plan_id=row.plan_id,
+                                                              occurrence_id=row.occurrence_id)
+        if row is None or item is None:
+            return refuse(404, "找不到文件", "没有这个佐证材料。", visit)
+        if not actions.may_see(visit.actor, item):
+            return refuse(403, "无权查看", "这份材料属于其他单位的事项，您无权查看。", visit)
+        path = files.path(row.sha256)
+        if not path.is_file():
+            return refuse(404, "找不到文件", "材料文件不在服务器上，请联系督办室。", visit)
+        return FileResponse(path, media_type=row.content_type, headers={
+            "Content-Disposition": evidence.content_disposition(row.name, row.content_type),
+            "Content-Security-Policy": "default-src 'none'; sandbox", "Cache-Control": "private, no-store"})
+
+    @app.get("/ics/{token}.ics")
+    def calendar_feed(token: str) -> Response:
+        moment = clock()
+        try:
+            claims = read_token(secret=secret, token=token, now=moment, purpose="ics")
+        except LinkError as error:
+            return Response(f"{error}\n", status_code=403, media_type="text/plain; charset=utf-8")
+        with db.connect() as connection:
+            plan = queries.plan_info(connection, claims.plan_id)
+            try:
+                actor = actions.actor_for(connection, plan_id=claims.plan_id, person_id=claims.person_id)
+            except actions.ActionRefused as refused:
+                return Response(f"{refused}\n", status_code=403, media_type="text/plain; charset=utf-8")
+            rows = queries.item_rows(connection, plan_id=claims.plan_id, as_of=moment,
+                                     clause=actions.owned_clause(connection, actor))
+        body = as_ics(queries.ics_rows(rows, plan.tz), claims.plan_id, moment)  # type: ignore[union-attr]
+        return Response(body, media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": 'inline; filename="duban.ics"'})
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        try:
+            with db.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:  # health reports any failure instead of raising
+            return JSONResponse({"status": "error", "database": type(error).__name__}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/static/duban.css")
+    def stylesheet() -> Response:
+        return Response(css, media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
+
+    return app
+
