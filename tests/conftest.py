@@ -196,3 +196,36 @@ def mini_campaign(mini_store):
     for occurrence_id, values in MINI_CAMPAIGN.items():
         settle(mini_store, occurrence_id, **values)
     return mini_store
+
+
+# --- Closing the loop (issue 5): sign for, report, verify through web, CLI and import. ---
+
+LOOP_TABLES = ("occurrence", "event", "evidence", "notification", "web_session", "link_use")
+
+
+def store_snapshot(engine) -> dict:
+    """Every row of the tables actions touch, to assert that a refused action changed nothing.
+    (A session's `last_seen_at` is bookkeeping, not a change, and is left out.)"""
+    from sqlalchemy import MetaData, select
+
+    meta = MetaData()
+    meta.reflect(engine, only=list(LOOP_TABLES))
+    with engine.connect() as connection:
+        return {name: sorted(map(tuple, connection.execute(select(
+            *(c for c in meta.tables[name].columns if c.name != "last_seen_at"))).all()), key=repr)
+            for name in LOOP_TABLES}
+
+
+@pytest.fixture
+def snapshot():
+    """`snapshot(engine)`: the rows of every table actions touch (fixtures need no import path)."""
+    return store_snapshot
+
+
+@pytest.fixture
+def loop_settings(store_url: str, tmp_path: Path):
+    """Settings for the web app and CLI on the test store, with evidence under tmp_path/var."""
+    from duban.config import Settings
+
+    return Settings(database_url=store_url, var_dir=str(tmp_path / "var"), secret="test-secret-" + "x" * 20,
+                    base_url="http://testserver", upload_max_mb=1)
