@@ -32,8 +32,8 @@ def outgoing(channel="email", address="wang@example.org", **data) -> Outgoing:
     data = {"name": "王主任", "from_name": "县扶贫办督办",
             "sms_params": {"name": "王主任", "count": "3", "first": "所有扶贫项目全面开工", "overdue": "1"}, **data}
     return Outgoing(1, "notice/p/20201029T010000/wang/email/abc", "p", "wang", channel, address,
-                    "【督办提醒】3项工作即将到期", "王主任同志：\n\n请按时完成。", "<p>王主任同志：</p><p>请按时完成。</p>",
-                    data, 0)
+                    "【督办提醒】3项工作即将到期", "王主任同志：\n\n请按时完成。",
+                    "<p>王主任同志：</p><p>请按时完成。</p>", data, 0)
 
 
 def send_one(sender, row) -> None:
@@ -209,7 +209,7 @@ class Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = _answer  # noqa: N815 - http.server's hook names
+    do_GET = do_POST = _answer  # http.server's hook names
 
     def log_message(self, *args) -> None:
         pass
