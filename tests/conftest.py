@@ -229,3 +229,12 @@ def loop_settings(store_url: str, tmp_path: Path):
 
     return Settings(database_url=store_url, var_dir=str(tmp_path / "var"), secret="test-secret-" + "x" * 20,
                     base_url="http://testserver", upload_max_mb=1)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server for the whole session (it takes 8-16 s to start): request it only in flow tests."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
