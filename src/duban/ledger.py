@@ -7,6 +7,7 @@ Columns (first row; Chinese or English headers, any order; other columns are ign
   说明 / note          what was done
   数值 / value         the figure, for a task with a target (e.g. 93.5)
   佐证材料 / evidence  evidence files, paths relative to the ledger, separated by ';' or new lines
+A row with nothing but its 编号 (as the template lists pending occurrences) is not a report and is skipped.
 """
 
 from __future__ import annotations
@@ -118,8 +119,8 @@ def read_rows(path: Path) -> Iterator[LedgerRow]:
         columns = _header_map(header, str(path))
         for number, cells in enumerate(lines, start=2):
             get = {key: (cells[i] if i < len(cells) else None) for key, i in columns.items()}
-            if all(v is None or _text(v) == "" for v in get.values()):
-                continue
+            if all(_text(v) == "" for key, v in get.items() if key != "occurrence"):
+                continue  # blank, or a template row nobody filled in: not a report
             files = [part.strip() for part in _text(get.get("evidence")).replace("\n", ";").split(";") if part.strip()]
             yield LedgerRow(line=number, occurrence=_text(get.get("occurrence")), by=_text(get.get("by")),
                             at=get.get("at"), note=_text(get.get("note")), value=get.get("value"), evidence=files)
