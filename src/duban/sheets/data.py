@@ -231,6 +231,8 @@ def _verification(status: str, state: str, report_count: int, acked: bool, verif
 
 def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
     """Every live occurrence of the plan with its state at `as_of` (an aware moment): five queries."""
+    # a plain datetime: pendulum's DateTime (from parse_moment) loses a ZoneInfo zone in arithmetic
+    as_of = datetime.combine(as_of.date(), as_of.timetz())
     as_of_utc = utc(as_of)
     with engine.connect() as connection:
         plan = load_plan(connection, plan_id)

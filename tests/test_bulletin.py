@@ -1,0 +1,117 @@
+"""The monthly bulletin (月通报): per unit counts, rankings among peers, the month's overdue list; HTML and XLSX."""
+
+from datetime import date
+
+import pytest
+from bs4 import BeautifulSoup
+from openpyxl import load_workbook
+
+from duban.bulletin import (
+    UnitMonth,
+    bulletin_name,
+    bulletin_subject,
+    load_bulletin,
+    parse_month,
+    previous_month,
+    rank,
+    write_bulletin,
+)
+from duban.sheets.data import PALETTE
+from duban.timeutil import MomentError
+from tests.conftest import at
+
+PLAN = "mini-2020"
+OCTOBER = date(2020, 10, 1)
+
+
+def test_october_counts_per_unit(mini_campaign):
+    b = load_bulletin(mini_campaign, PLAN, OCTOBER)
+    assert b.as_of == at("2020-11-01 00:00") and b.issue_day == date(2020, 11, 1) and b.number == 2
+    assert b.title == "测试工作进展通报（2020年10月）"
+    counts = {m.unit.id: (m.due, m.on_time, m.late, m.open, m.waived, m.rate_text) for m in b.units}
+    assert counts == {"office": (4, 2, 1, 1, 0, "50%"), "leaders": (2, 0, 1, 1, 0, "0%"),
+                      "shuangjiang": (3, 2, 0, 1, 0, "67%"), "qinglong": (2, 0, 0, 2, 1, "0%")}
+    t = b.total
+    assert (t.due, t.on_time, t.late, t.open, t.waived, t.rate_text) == (11, 4, 2, 5, 1, "36%")
+    assert [(r.kind, [(m.unit.id, m.rank) for m in r.units]) for r in b.rankings] == [
+        ("town", [("shuangjiang", 1), ("qinglong", 2)]), ("department", [("office", 1)])]
+
+
+def test_states_are_judged_when_the_month_closed(mini_campaign):
+    """poverty-day (due 10-17) was reported 10-26: late. Seen on 10-20 it was still open."""
+    early = load_bulletin(mini_campaign, PLAN, OCTOBER, as_of=at("2020-10-20 12:00"))
+    office = next(m for m in early.units if m.unit.id == "office")
+    assert (office.due, office.on_time, office.late, office.open) == (4, 2, 0, 2)
+    leaders = next(m for m in early.units if m.unit.id == "leaders")
+    assert (leaders.due, leaders.late, leaders.open) == (1, 1, 0)  # reported 10-20 10:00; 10-31 not due yet
+    assert early.total.due == 8  # items due 10-31 are left out until their deadline
+
+
+def test_html_like_a_notice(mini_campaign, tmp_path):
+    write_bulletin(engine=mini_campaign, plan_id=PLAN, month=OCTOBER, out_dir=tmp_path, formats=["html"])
+    soup = BeautifulSoup((tmp_path / bulletin_name(PLAN, OCTOBER, "html")).read_text(encoding="utf-8"), "html.parser")
+    assert soup.h1.text == "测试工作进展通报（2020年10月）"
+    assert soup.select_one(".redhead").text == "县扶贫开发领导小组办公室"
+    assert [s.text for s in soup.select(".docno span")] == ["第2期", "2020年11月1日（星期日）"]
+    summary = {b["data-k"]: b.text for b in soup.select("p.summary b")}
+    assert summary == {"due": "11", "on_time": "4", "late": "2", "open": "5", "rate": "36%"}
+    assert "乡镇（街道）中，按时办结率居前的是双江街道，居后的是青龙街道；县级部门中，按时办结率居前的是县扶贫办。" in (
+        soup.select_one("p.summary").text)
+    towns = soup.select_one('table.ranking[data-kind="town"]')
+    assert [(r["data-unit"], r.select_one("td.rank").text) for r in towns.select("tbody tr")] == [
+        ("shuangjiang", "1"), ("qinglong", "2")]
+    overdue = soup.select("table.overdue tr.item")
+    assert [r["data-status"] for r in overdue] == ["overdue"] * 5 + ["done_late"] * 2
+    assert overdue[0]["data-id"] == "teaching/qinglong/2020-09-28"
+    assert overdue[0].select("td")[4].text == "逾期28天未办结"
+    assert overdue[-1].select("td")[4].text == "超期5天办结"
+    assert "县扶贫开发领导小组办公室" in soup.select_one(".signature").text
+    assert "@page { size: A4 portrait" in soup.style.text
+
+
+def test_xlsx_workbook(mini_campaign, tmp_path):
+    [path] = write_bulletin(engine=mini_campaign, plan_id=PLAN, month=OCTOBER, out_dir=tmp_path, formats=["xlsx"])
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["各单位情况", "乡镇（街道）排名", "县级部门排名", "逾期事项"]
+    units = wb["各单位情况"]
+    assert units["A1"].value == "测试工作进展通报（2020年10月）" and units.freeze_panes == "C3"
+    rows = list(units.iter_rows(min_row=3, values_only=True))
+    assert [r[1] for r in rows] == ["县扶贫办", "县委、县政府", "双江街道", "青龙街道", "合计"]
+    assert rows[-1][3:8] == (11, 4, 2, 5, 1) and rows[-1][8] == pytest.approx(4 / 11)
+    assert units["G3"].fill.fgColor.rgb.endswith(PALETTE["red"][1])  # 县扶贫办 has one still open
+    towns = list(wb["乡镇（街道）排名"].iter_rows(min_row=3, values_only=True))
+    assert [(r[0], r[1]) for r in towns] == [(1, "双江街道"), (2, "青龙街道")]
+    overdue = wb["逾期事项"]
+    assert overdue.auto_filter.ref == "A2:J9" and overdue["A3"].value == "逾期未办结"
+
+
+def test_rank_shares_places_for_equal_standing():
+    a, b = UnitMonth(None, due=2, on_time=2), UnitMonth(None, due=4, on_time=4)
+    c, d = UnitMonth(None, due=2, on_time=1), UnitMonth(None)
+    assert [u.rank for u in rank([c, a, b, d])] == [1, 1, 3]
+    assert d.rank is None  # nothing due: not ranked
+
+
+def test_months_and_titles():
+    assert parse_month("2020-10") == OCTOBER and previous_month(date(2021, 1, 1)) == date(2020, 12, 1)
+    assert previous_month(date(2020, 11, 1)) == OCTOBER
+    with pytest.raises(MomentError, match="YYYY-MM"):
+        parse_month("2020-13")
+    assert bulletin_subject("云阳县脱贫攻坚“收官大决战”实施方案") == "云阳县脱贫攻坚“收官大决战”"
+    assert bulletin_subject("方案") == "方案"
+
+
+def test_cli_bulletin(mini_campaign, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from duban.cli import _load_commands
+    from duban.cli.common import app
+
+    _load_commands()
+    monkeypatch.setenv("DUBAN_DATABASE_URL", mini_campaign.url.render_as_string(hide_password=False))
+    out = tmp_path / "bulletins"
+    result = CliRunner().invoke(app, ["bulletin", "--month", "2020-10", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [f"bulletin-{PLAN}-2020-10.html", f"bulletin-{PLAN}-2020-10.xlsx"]
+    bad = CliRunner().invoke(app, ["bulletin", "--month", "October"])
+    assert bad.exit_code == 1 and "write YYYY-MM" in bad.output
