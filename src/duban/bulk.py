@@ -58,6 +58,14 @@ def _scalar_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """PostgreSQL's COPY, inside the connection's own transaction: the fastest way in."""
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in columns))
+
+
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT every row (all rows have the same keys)."""
     if not rows:
@@ -69,6 +77,9 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     if defaults:
         rows = [{**defaults, **row} for row in rows]
     columns = list(rows[0])
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection, table, rows, columns)
+        return
     marker = _marker(connection)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
     connection.exec_driver_sql(sql, _driver_rows(connection, table, rows, columns))
