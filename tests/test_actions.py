@@ -286,3 +286,13 @@ def test_event_data_is_json(mini_store):
     with mini_store.connect() as connection:
         data = connection.execute(select(EventRow.data).where(EventRow.kind == "ack")).scalar()
     assert json.loads(data) == {}
+
+
+def test_a_co_owner_cannot_take_back_the_owners_report(mini_store, refused):
+    do(mini_store, "report", "sj-head", STARTED, value="100")
+    assert "报告人所在单位" in refused(mini_store, "undo", "office-liaison", STARTED, "forbidden")
+    with mini_store.connect() as connection:
+        item = actions.load_item(connection, plan_id=PLAN, occurrence_id=STARTED)
+    assert (item.reporter, item.reporter_unit) == ("sj-head", "shuangjiang")
+    assert actions.allowed(who(mini_store, "office-liaison"), item) == ["verify", "reject"]
+    assert do(mini_store, "undo", "sj-in-charge", STARTED).after == "open"

@@ -250,7 +250,7 @@ def test_sign_for_and_report_with_evidence(web):
     assert web.state() == "reported"
     page = client.get(response.headers["location"])
     words = text_of(page)
-    assert "已报告办结" in words and "全部开工" in words and "数值：100（达标）" in words
+    assert "已报告办结" in words and "全部开工" in words and "数值：100%（达标）" in words
     links = BeautifulSoup(page.text, "html.parser").select("ul.files a")
     assert [a.get_text() for a in links] == ["开工 照片.png", "纪要.pdf"]
     file = client.get(links[1]["href"])

@@ -72,6 +72,8 @@ class Item:
     value: float | None
     target: dict[str, Any] | None
     co_units: frozenset[str] = field(default_factory=frozenset)
+    reporter: str | None = None
+    reporter_unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,14 @@ def co_units(co_owners: str, groups: dict[str, frozenset[str]]) -> frozenset[str
     return frozenset(units)
 
 
+def last_reporter(connection: Connection, *, plan_id: str, occurrence_id: str) -> str | None:
+    """Who made the newest report of an occurrence."""
+    event = EventRow.__table__
+    return connection.execute(select(event.c.actor).where(
+        event.c.plan_id == plan_id, event.c.occurrence_id == occurrence_id, event.c.kind == "report",
+    ).order_by(event.c.id.desc()).limit(1)).scalar()
+
+
 def load_item(connection: Connection, *, plan_id: str, occurrence_id: str) -> Item:
     """The occurrence with its task's co-owners and target, or ActionRefused(not_found)."""
     occ, task = OccurrenceRow.__table__, TaskRow.__table__
@@ -164,12 +174,16 @@ def load_item(connection: Connection, *, plan_id: str, occurrence_id: str) -> It
     ).first()
     if row is None:
         raise ActionRefused(f"没有编号为“{occurrence_id}”的事项", "not_found")
+    reporter = last_reporter(connection, plan_id=plan_id, occurrence_id=occurrence_id) if row.report_count else None
+    reporter_unit = None if reporter is None else connection.execute(select(PersonRow.unit_id).where(
+        PersonRow.plan_id == plan_id, PersonRow.id == reporter)).scalar()
     return Item(
         plan_id=row.plan_id, id=row.id, task_id=row.task_id, owner_kind=row.owner_kind, owner_id=row.owner_id,
         unit_id=row.unit_id, state=row.state, report_count=row.report_count, times=row.times, due=row.due,
         archived=row.archived, acked_at=row.acked_at, reported_at=row.reported_at, value=row.value,
         target=json.loads(row.target) if row.target else None,
         co_units=co_units(row.co_owners, _groups(connection, plan_id)) if row.co_owners else frozenset(),
+        reporter=reporter, reporter_unit=reporter_unit,
     )
 
 
@@ -189,16 +203,21 @@ def may_see(actor: Actor, item: Item) -> bool:
     return actor.plan_id == item.plan_id and (actor.office or actor.leader or owns(actor, item))
 
 
+def may_undo(actor: Actor, item: Item) -> bool:
+    """Owners take back their own side's report: a co-owner unit cannot take back the owner's, nor the reverse."""
+    return owns(actor, item) and (item.reporter_unit is None or item.reporter_unit == actor.unit_id)
+
+
 def may_verify(actor: Actor, item: Item) -> bool:
     """Only the supervising office verifies, sends back and waives."""
     return actor.plan_id == item.plan_id and actor.office
 
 
 PERMISSION: dict[str, Callable[[Actor, Item], bool]] = {
-    "ack": owns, "report": owns, "undo": owns, "verify": may_verify, "reject": may_verify, "waive": may_verify,
+    "ack": owns, "report": owns, "undo": may_undo, "verify": may_verify, "reject": may_verify, "waive": may_verify,
 }
 FORBIDDEN = {"ack": "只有责任单位（或本人）才能签收此事项", "report": "只有责任单位（或本人）才能报告办结",
-             "undo": "只有责任单位（或本人）才能撤回报告", "verify": "只有督办室才能审核销号",
+             "undo": "只有报告人所在单位才能撤回报告", "verify": "只有督办室才能审核销号",
              "reject": "只有督办室才能退回报告", "waive": "只有督办室才能免办事项"}
 
 
@@ -415,20 +434,12 @@ def undo(*, connection: Connection, actor: Actor, occurrence_id: str, now: datet
                 **_unreport(item))
 
 
-def last_reporter(connection: Connection, *, plan_id: str, occurrence_id: str) -> str | None:
-    """Who made the newest report of an occurrence."""
-    event = EventRow.__table__
-    return connection.execute(select(event.c.actor).where(
-        event.c.plan_id == plan_id, event.c.occurrence_id == occurrence_id, event.c.kind == "report",
-    ).order_by(event.c.id.desc()).limit(1)).scalar()
-
-
 def verify(*, connection: Connection, actor: Actor, occurrence_id: str, now: datetime, source: str,
            note: str = "") -> Outcome:
     """销号: the office accepts the report; the item is closed. Nobody verifies their own report."""
     item = _check(connection, actor, occurrence_id, "verify", source)
     note = _note(note)
-    if last_reporter(connection, plan_id=item.plan_id, occurrence_id=item.id) == actor.id:
+    if item.reporter == actor.id:
         raise ActionRefused("不能审核本人报告的事项，请由督办室其他同志审核", "forbidden")
     late = item.reported_at is not None and item.reported_at > item.due
     return _act(connection, item, actor, "verify", "verified", now, source, note, {"late": late},
@@ -440,7 +451,7 @@ def reject(*, connection: Connection, actor: Actor, occurrence_id: str, now: dat
     """退回: the office sends the report back with a reason; the item is open again and the reporter is told."""
     item = _check(connection, actor, occurrence_id, "reject", source)
     reason = _note(reason, required="请写明退回原因")
-    reporter = last_reporter(connection, plan_id=item.plan_id, occurrence_id=item.id)
+    reporter = item.reporter
     outcome = _act(connection, item, actor, "reject", "open", now, source, reason,
                    {"reporter": reporter, "count": item.report_count - 1}, **_unreport(item))
     if reporter:

@@ -31,7 +31,9 @@ DONE_TEXT = {"ack": "已签收。", "report": "已报告办结，等待督办室
              "verify": "已审核销号。", "reject": "已退回，并通知报告人。", "waive": "已免办。"}
 SIGN_IN_HINT = "请点击督办提醒（邮件或短信）中的个人链接登录。链接只属于您本人，请勿转发。"
 CSRF_HINT = "表单缺少安全校验码或已过期，请返回上一页刷新后重新提交。什么也没有改变。"
-MINE_LIMIT = 60
+MINE_LIMIT = 30
+SHOWS = {"ack": ("acked",), "report": ("reported", "acked"), "undo": ("open", "acked"), "verify": ("verified",),
+         "reject": ("open",), "waive": ("waived",)}
 ALL_LIMIT = 300
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -156,7 +158,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
     # --- pages ---------------------------------------------------------------------------------------------
 
     @app.get("/", response_class=HTMLResponse)
-    def mine(request: Request) -> HTMLResponse:
+    def mine(request: Request, more: str = "") -> HTMLResponse:
         visit = visit_of(request, required=False)
         if visit is None:
             return render("home.html", 200)
@@ -170,8 +172,9 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
                 waiting = len(queries.item_rows(connection, plan_id=visit.plan.id, clause=actions.visible_clause(
                     connection, visit.actor), as_of=moment, states=("reported",)))
         groups = queries.group_mine(rows)
-        hidden = max(0, len(groups["upcoming"]) - MINE_LIMIT)
-        groups["upcoming"] = groups["upcoming"][:MINE_LIMIT]
+        hidden = 0 if more else max(0, len(groups["upcoming"]) - MINE_LIMIT)
+        if hidden:
+            groups["upcoming"] = groups["upcoming"][:MINE_LIMIT]
         feed = ics_url(settings=settings, person_id=visit.actor.id, plan_id=visit.plan.id, now=moment)
         return render("mine.html", visit=visit, groups=groups, group_names=dict(queries.GROUPS), hidden=hidden,
                       waiting=waiting, feed=feed, item_path=item_path, title="我的事项")
@@ -179,9 +182,9 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
     @app.get("/item/{occurrence_id:path}", response_class=HTMLResponse)
     def item_page(request: Request, occurrence_id: str, ok: str = "") -> HTMLResponse:
         visit = visit_of(request)
-        return _item(visit, occurrence_id, notice=DONE_TEXT.get(ok, ""))
+        return _item(visit, occurrence_id, done=ok)
 
-    def _item(visit: Visit, occurrence_id: str, notice: str = "", error: str = "", status: int = 200,
+    def _item(visit: Visit, occurrence_id: str, done: str = "", error: str = "", status: int = 200,
               form: dict[str, str] | None = None) -> HTMLResponse:
         moment = clock()
         with db.connect() as connection:
@@ -195,9 +198,11 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             events = actions.history(connection, plan_id=item.plan_id, occurrence_id=item.id)
             row = queries.item_rows(connection, plan_id=item.plan_id, clause=_only(item.id), as_of=moment)[0]
         can = actions.allowed(visit.actor, item)
+        notice = DONE_TEXT[done] if item.state in SHOWS.get(done, ()) else ""  # not once the item moved on
         return render("item.html", status, visit, item=item, row=row, facts=facts, events=events, can=can,
                       notice=notice, error=error, form=form or {}, accept=evidence.ACCEPT,
-                      allowed_text=evidence.ALLOWED_TEXT, max_mb=settings.upload_max_mb, path=item_path(item.id),
+                      allowed_text=evidence.ALLOWED_TEXT, pictures=evidence.INLINE_TYPES[:-1],
+                      max_mb=settings.upload_max_mb, path=item_path(item.id),
                       state_names=actions.STATE_NAMES, source_names=actions.SOURCE_NAMES, title=facts["title"])
 
     def _only(occurrence_id: str) -> Any:

@@ -50,6 +50,15 @@ def target_text(target: dict[str, Any] | str | None) -> str:
     return f"{target.get('metric', '')} {OPS.get(op, op)} {shown}{target.get('unit', '')}"
 
 
+def figure_text(value: float | None, target: dict[str, Any] | str | None) -> str:
+    """93.5% (the figure with the target's unit)."""
+    if value is None:
+        return ""
+    if isinstance(target, str):
+        target = json.loads(target)
+    return f"{value:g}{(target or {}).get('unit', '')}"
+
+
 def unit_names(connection: Connection, plan_id: str) -> dict[str, str]:
     """Unit id -> the name officials use (short name first)."""
     rows = connection.execute(select(UnitRow.id, UnitRow.name, UnitRow.short).where(UnitRow.plan_id == plan_id))
@@ -105,6 +114,7 @@ def item_rows(
             "unit_id": r.unit_id, "unit_name": units.get(r.unit_id, r.unit_id), "due": r.due, "state": r.state,
             "state_name": STATE_NAMES.get(r.state, r.state), "status": status,
             "status_name": STATE_LABELS.get(status, status), "reported_at": r.reported_at, "value": r.value,
+            "figure": figure_text(r.value, task.target if task else None),
             "report_count": r.report_count, "times": r.times, "reminders": r.reminders,
         })
     return result
@@ -148,7 +158,8 @@ def detail(connection: Connection, item: Item) -> dict[str, Any]:
         "title": row.title if row else item.task_id, "quote": row.quote if row else "", "ref": row.ref if row else "",
         "evidence": row.evidence if row else "", "note": row.note if row else "", "owner": owner,
         "co_owners": [units.get(u, u) for u in sorted(item.co_units)],
-        "target": target_text(item.target), "times": item.times,
+        "target": target_text(item.target), "times": item.times, "unit": (item.target or {}).get("unit", ""),
+        "figure": figure_text(item.value, item.target),
     }
 
 
