@@ -251,8 +251,9 @@ def test_sign_for_and_report_with_evidence(web):
     page = client.get(response.headers["location"])
     words = text_of(page)
     assert "已报告办结" in words and "全部开工" in words and "数值：100%（达标）" in words
-    links = BeautifulSoup(page.text, "html.parser").select("ul.files a")
+    links = BeautifulSoup(page.text, "html.parser").select("ul.files a:not(.thumb)")
     assert [a.get_text() for a in links] == ["开工 照片.png", "纪要.pdf"]
+    assert BeautifulSoup(page.text, "html.parser").select_one("a.thumb img")["src"] == links[0]["href"]
     file = client.get(links[1]["href"])
     assert file.status_code == 200 and file.content == PDF and file.headers["content-type"] == "application/pdf"
     assert "filename*=UTF-8''%E7%BA%AA%E8%A6%81.pdf" in file.headers["content-disposition"]
