@@ -52,12 +52,18 @@ def test_email_bodies(mini_campaign):
     text = mail["body_text"]
     assert text.startswith("王主任同志：") and "本周办结1项（其中逾期办结1项）" in text
     assert text.index("青龙街道") < text.index("县委、县政府") < text.index("县扶贫办：") < text.index("双江街道")
-    assert text.count("［新增］") == 3 and "http://x/login/office-head" in text
+    # one line per task and unit: visits to 青龙街道 and leaders-study each have one old and one new item
+    assert text.count("［新增］") == 1 and text.count("其中本周新增1项") == 2 and "http://x/login/office-head" in text
+    assert "2项，9月30日—10月31日截止，其中本周新增1项，最长逾期33天，督办三级（县扶贫办）" in text
+    assert "本周办结1项：县扶贫办1项。" in text
     assert "责任领导：分管：郑副主任；主要：吴书记" in text
     soup = BeautifulSoup(mail["body_html"], "html.parser")
-    assert len(soup.select("tr.item")) == 7 and len(soup.select("span.new")) == 3
+    lines = soup.select("tr.item")
+    counts = [(r["data-count"], r["data-new"]) for r in lines]
+    assert counts == [("2", "1"), ("1", "0"), ("2", "1"), ("1", "0"), ("1", "1")]
+    assert len(soup.select("span.new")) == 3
     assert [h["data-unit"] for h in soup.select("h3.unit")] == ["qinglong", "leaders", "office", "shuangjiang"]
-    assert soup.select("tr.item")[0].select_one("td.days").text == "33天"
+    assert [r.select_one("td.days").text for r in lines[:2]] == ["最长33天", "29天"]
 
 
 def test_queue_is_idempotent_per_week(mini_campaign):

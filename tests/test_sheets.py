@@ -151,7 +151,10 @@ def test_markdown_for_chat(sheet_dir):
     text = (sheet_dir / status_sheet_name(PLAN, AS_OF, "md")).read_text(encoding="utf-8")
     assert text.startswith("**督办事项进展情况表**（截至2020年10月29日（星期四） 09:00）")
     assert "🔴 逾期 4" in text and "🟢 按时办结 10" in text
-    assert text.count("\n- 🔴") == 4 and text.count("\n- 🟡") == 3
+    # one line per task: the two officials' visits due 10-31 share one
+    assert text.count("\n- 🔴") == 4 and text.count("\n- 🟡") == 2
+    visits = "- 🟡 二（一）2 结对帮扶干部开展帮扶联系｜青龙街道、双江街道（冯干部、周干部）｜2项，10月31日截止｜剩余2天"
+    assert visits in text
     assert "| 青龙街道 | 2 | 29天 | 三级（县扶贫办） |" in text
 
 

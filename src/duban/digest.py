@@ -14,6 +14,7 @@ from duban.catalog import Catalog
 from duban.models import PersonRow
 from duban.policy import Contact, Directory
 from duban.sheets.data import Item, PlanInfo, Snapshot, UnitInfo, load_snapshot
+from duban.sheets.sheet import ItemGroup, group_items
 
 WEEK = timedelta(days=7)
 UNIT_HEAD_ROLES = ("head", "leader")  # who reads the digest for `unit:<id>` in the catalog's digest.to
@@ -31,6 +32,11 @@ class DigestUnit:
     def oldest(self) -> int:
         """Days the oldest item is overdue."""
         return self.items[0].days
+
+    @property
+    def lines(self) -> list[ItemGroup]:
+        """The items as lines: one per task (weekly work or work owned by many officials in one line), oldest first."""
+        return group_items(self.items)
 
 
 @dataclass(slots=True)
@@ -64,9 +70,23 @@ class Digest:
         """Items closed this week after their deadline."""
         return sum(1 for i in self.closed if i.status == "done_late")
 
+    @property
+    def closed_by_unit(self) -> list[tuple[UnitInfo, int]]:
+        """How many items each unit closed this week, most first."""
+        counts: dict[str, int] = {}
+        units = {}
+        for item in self.closed:
+            counts[item.unit.id] = counts.get(item.unit.id, 0) + 1
+            units[item.unit.id] = item.unit
+        return [(units[u], n) for u, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
     def is_new(self, item: Item) -> bool:
         """Whether an overdue item's deadline passed this week."""
         return item.due > self.since
+
+    def new_in(self, line: ItemGroup) -> int:
+        """How many of a line's items became overdue this week."""
+        return sum(1 for item in line.items if self.is_new(item))
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,11 @@ class StatusSheet:
         """The legend with overall counts."""
         return self.tally.lights
 
+    def pressing(self, status: str) -> list[ItemGroup]:
+        """Items in one state (overdue, due_soon), one group per task across units, most pressing first."""
+        items = [i for section in self.sections for i in section.items if i.status == status]
+        return group_items(sorted(items, key=urgency_key), by_unit=False)
+
 
 def urgency_key(item: Item) -> tuple:
     """Most pressing first: longest overdue, then nearest deadline, then latest done."""
@@ -111,6 +116,65 @@ def urgency_key(item: Item) -> tuple:
     if item.status in ("due_soon", "upcoming"):
         return (rank, item.days, item.due, item.task.position, item.id)
     return (rank, -item.due.timestamp(), item.task.position, item.id)
+
+
+@dataclass(slots=True)
+class ItemGroup:
+    """Items of one task, one unit and one state, in the order given (most pressing first): one line in a digest
+    or a chat message instead of one per week or per official."""
+
+    items: list[Item]
+
+    @property
+    def first(self) -> Item:
+        """The most pressing item (the oldest, when overdue)."""
+        return self.items[0]
+
+    @property
+    def count(self) -> int:
+        """How many items."""
+        return len(self.items)
+
+    @property
+    def owners(self) -> list[str]:
+        """Officials named as owners (role-owned items), each once."""
+        return list(dict.fromkeys(i.owner_name for i in self.items if i.owner_name != i.unit.label))
+
+    @property
+    def owners_text(self) -> str:
+        """牟超、刘桂涛等12人, or ''."""
+        owners = self.owners
+        if len(owners) <= 3:
+            return "、".join(owners)
+        return f"{'、'.join(owners[:2])}等{len(owners)}人"
+
+    @property
+    def units_text(self) -> str:
+        """县民政局, or 县民政局、县商务委等15个单位 for a group across units."""
+        units = list(dict.fromkeys(i.unit.label for i in self.items))
+        if len(units) <= 3:
+            return "、".join(units)
+        return f"{'、'.join(units[:2])}等{len(units)}个单位"
+
+    @property
+    def due_span(self) -> str:
+        """9月30日, or 9月13日—10月25日 for several deadlines."""
+        days = sorted(i.due_day for i in self.items)
+        first, last = days[0], days[-1]
+        text = f"{first.month}月{first.day}日"
+        return text if first == last else f"{text}—{last.month}月{last.day}日"
+
+
+def group_items(items: Sequence[Item], by_unit: bool = True) -> list[ItemGroup]:
+    """Items grouped by task, unit (unless `by_unit` is false) and state, groups in the order of their first item."""
+    groups: dict[tuple[str, str, str], ItemGroup] = {}
+    for item in items:
+        key = (item.task.id, item.unit.id if by_unit else "", item.status)
+        if key in groups:
+            groups[key].items.append(item)
+        else:
+            groups[key] = ItemGroup([item])
+    return list(groups.values())
 
 
 def shown(items: Sequence[Item], as_of: datetime, horizon_days: int) -> list[Item]:

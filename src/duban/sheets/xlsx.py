@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from copy import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
@@ -41,11 +42,11 @@ SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 class Styles:
-    """Cell styles made once and shared by every cell (openpyxl is slow with a new style object per cell)."""
+    """Cell styles made once per workbook: each combination is built on one cell, then copied as a style array
+    (openpyxl hashes style objects on every assignment, which dominates the time of a large ledger).
+    Cells that need no style are written as plain values; gridlines are printed instead of cell borders."""
 
     def __init__(self) -> None:
-        thin = Side(style="thin", color="BFBFBF")
-        self.border = Border(left=thin, right=thin, top=thin, bottom=thin)
         self.title = Font(name="宋体", size=14, bold=True)
         self.header = Font(name="宋体", bold=True)
         self.header_fill = PatternFill("solid", fgColor="F2F2F2")
@@ -53,20 +54,32 @@ class Styles:
         self.center = Alignment(horizontal="center", vertical="top")
         self.fills = {light: PatternFill("solid", fgColor=fill) for light, (_, fill) in PALETTE.items()}
         self.fonts = {light: Font(color=ink, bold=light == "red") for light, (ink, _) in PALETTE.items()}
+        self._arrays: dict[tuple, Any] = {}
+
+    def array(self, ws: WriteOnlyWorksheet, light: str | None, wrap: bool, number_format: str | None,
+              font: Font | None) -> Any:
+        """The style array for a combination, built on first use."""
+        key = (light, wrap, number_format, id(font))
+        if key not in self._arrays:
+            cell = WriteOnlyCell(ws)
+            if light:
+                cell.fill, cell.font = self.fills[light], self.fonts[light]
+            if font is not None:
+                cell.font = font
+            if wrap:
+                cell.alignment = self.wrap
+            if number_format:
+                cell.number_format = number_format
+            self._arrays[key] = cell._style
+        return self._arrays[key]
 
 
 def _cell(ws: WriteOnlyWorksheet, value: Any, styles: Styles, *, light: str | None = None, wrap: bool = False,
-          number_format: str | None = None, font: Font | None = None) -> WriteOnlyCell:
+          number_format: str | None = None, font: Font | None = None) -> WriteOnlyCell | Any:
+    if not (light or wrap or number_format or font):
+        return value
     cell = WriteOnlyCell(ws, value)
-    cell.border = styles.border
-    if light:
-        cell.fill, cell.font = styles.fills[light], styles.fonts[light]
-    if font is not None:
-        cell.font = font
-    if wrap:
-        cell.alignment = styles.wrap
-    if number_format:
-        cell.number_format = number_format
+    cell._style = copy(styles.array(ws, light, wrap, number_format, font))
     return cell
 
 
@@ -92,6 +105,7 @@ def start_table(ws: WriteOnlyWorksheet, title: str, columns: Sequence[tuple[str,
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_options.gridLines = True
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.append([_cell(ws, title, styles, font=styles.title)])
     header = []
@@ -160,12 +174,6 @@ def save(wb: Workbook, path: Path) -> Path:
     wb.save(partial)
     partial.replace(path)
     return path
-
-
-def plain_rows(ws: WriteOnlyWorksheet, rows: Iterable[Sequence[Any]], styles: Styles) -> None:
-    """Append rows of plain values, bordered."""
-    for row in rows:
-        ws.append([_cell(ws, value, styles) for value in row])
 
 
 def _month_row(ws: WriteOnlyWorksheet, m: UnitMonth, styles: Styles) -> list[WriteOnlyCell]:
