@@ -56,9 +56,24 @@ def _check_as_of(as_of: str | None, plan: str | None) -> str | None:
         raise MomentError(f"--as-of: {error}") from None
 
 
+def _console_handlers_to_current_streams() -> None:
+    """Prefect's console log handlers keep the stderr of the first call; point them at today's (embedding, tests)."""
+    import logging
+    import sys
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
+                handler.stream = sys.stderr  # not setStream(): it flushes the closed one
+                if hasattr(handler, "console"):  # Prefect's handler prints through a rich Console
+                    handler.console.file = sys.stderr
+
+
 def call_flow(name: str, **given: Any) -> Any:
     """Run a flow with the parameters it accepts."""
     flow = load_flow(name)
+    _console_handlers_to_current_streams()
     accepted = inspect.signature(flow.fn).parameters
     return flow(**{key: value for key, value in given.items() if key in accepted and value is not None})
 
@@ -188,6 +203,7 @@ def demo(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     daily = load_flow("daily")
+    _console_handlers_to_current_streams()
     days = demo_mod.demo_days(plan.start, min(last, plan.end), calendar)
     emit(f"replaying {len(days)} workdays, {plan.start} to {last}, through the daily flow "
          f"(the first flow run starts Prefect's local server: a few seconds)")
