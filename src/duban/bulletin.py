@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from duban.sheets.data import KIND_LABELS, Item, PlanInfo, Snapshot, UnitInfo, load_snapshot
+from duban.sheets.sheet import ItemGroup, group_items
 from duban.timeutil import MomentError
 
 FORMATS = ("html", "xlsx")
@@ -94,6 +95,11 @@ class Bulletin:
     def number(self) -> int:
         """The issue number: 1 for the plan's first month."""
         return (self.month.year - self.plan.start.year) * 12 + self.month.month - self.plan.start.month + 1
+
+    @property
+    def overdue_lines(self) -> list[ItemGroup]:
+        """The overdue list with one line per task, unit and state (weekly work, work of many officials)."""
+        return group_items(self.overdue)
 
     @property
     def month_text(self) -> str:

@@ -41,8 +41,8 @@ class Box:
         return self.height - self.bottom
 
 
-LARGE = Box(640, 220, 40, 12, 12, 26)
-SMALL = Box(300, 96, 26, 8, 6, 18)
+LARGE = Box(960, 190, 44, 12, 12, 26)
+SMALL = Box(300, 96, 34, 8, 6, 18)
 STRIP = Box(960, 120, 8, 18, 8, 22)
 
 

@@ -136,6 +136,11 @@ class ItemGroup:
         return len(self.items)
 
     @property
+    def spread(self) -> bool:
+        """Whether the items differ in days (so the first one's count is the longest, 最长)."""
+        return len({i.days for i in self.items}) > 1
+
+    @property
     def owners(self) -> list[str]:
         """Officials named as owners (role-owned items), each once."""
         return list(dict.fromkeys(i.owner_name for i in self.items if i.owner_name != i.unit.label))

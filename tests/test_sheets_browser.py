@@ -1,0 +1,125 @@
+"""The shipped plan's sheet, bulletin and digest in headless Chromium: desktop, A4 paper and a 390 px phone.
+
+Screenshots and PDFs go to test-artifacts/ (git-ignored) for people to look at.
+"""
+
+import re
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from duban.config import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = ROOT / "test-artifacts"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: apt-get install chromium fonts-noto-cjk"),
+]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The shipped plan and example directory, a campaign replayed to the end of October, rendered."""
+    from duban import demo
+    from duban.bulletin import write_bulletin
+    from duban.catalog import load_catalog
+    from duban.digest import queue_digest
+    from duban.directory import load_people
+    from duban.schedule import calendar_for
+    from duban.sheets import write_status_sheet
+    from duban.store import make_engine, migrate
+    from duban.sync import sync
+
+    folder = tmp_path_factory.mktemp("shipped")
+    engine = make_engine(f"sqlite:///{folder / 'duban.sqlite'}")
+    migrate(engine)
+    catalog = load_catalog(ROOT / "tasks_catalog.yaml")
+    people = load_people(ROOT / "examples" / "contacts.csv", catalog)
+    sync(engine=engine, catalog=catalog, catalog_text=(ROOT / "tasks_catalog.yaml").read_text(encoding="utf-8"),
+         people=people, now=datetime(2020, 9, 1, tzinfo=UTC))
+    plan, tz = catalog.plan, catalog.plan.tz
+    demo.report_due(engine=engine, plan_id=plan.id, as_of=datetime(2020, 11, 1, tzinfo=tz),
+                    calendar=calendar_for(catalog), tz=tz)
+    sheet = write_status_sheet(engine=engine, plan_id=plan.id, as_of=datetime(2020, 10, 29, 9, 0, tzinfo=tz),
+                               out_dir=folder, formats=["html"])[0]
+    bulletin = write_bulletin(engine=engine, plan_id=plan.id, month=date(2020, 10, 1), out_dir=folder,
+                              formats=["html"])[0]
+    monday = datetime(2020, 10, 26, 8, 30, tzinfo=tz)
+    mail = queue_digest(engine=engine, plan_id=plan.id, as_of=monday, now=monday, dry_run=True).notifications[0]
+    digest = folder / "digest.html"
+    digest.write_text(mail["body_html"], encoding="utf-8")
+    engine.dispose()
+    ARTIFACTS.mkdir(exist_ok=True)
+    for path in (sheet, bulletin):
+        shutil.copy(path, ARTIFACTS / path.name)
+    return {"sheet": sheet, "bulletin": bulletin, "digest": digest}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def shoot(browser, html: Path, name: str, width: int, height: int, *, phone: bool = False, pdf: str = ""):
+    """Open a page, keep a screenshot of its top, return the page for assertions."""
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone,
+                            device_scale_factor=2 if phone else 1)
+    page.goto(html.as_uri())
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    if pdf:
+        page.emulate_media(media="print")
+        page.screenshot(path=str(ARTIFACTS / f"{pdf}-print.png"))
+        page.pdf(path=str(ARTIFACTS / f"{pdf}.pdf"), prefer_css_page_size=True, print_background=True)
+    return page
+
+
+def pdf_pages(name: str) -> int:
+    return len(re.findall(rb"/Type\s*/Page\b", (ARTIFACTS / f"{name}.pdf").read_bytes()))
+
+
+def test_sheet_on_desktop_and_a4(browser, rendered):
+    page = shoot(browser, rendered["sheet"], "sheet-desktop", 1280, 1600, pdf="sheet-a4")
+    lights = page.locator(".lights .light[data-status]")
+    assert lights.count() == 6 and lights.first.is_visible()
+    assert page.locator("figure.strip svg rect[class^=dot-]").count() > 50
+    assert page.locator("section.section").count() >= 10
+    assert 2 < pdf_pages("sheet-a4") < 400
+    page.close()
+
+
+def test_sheet_on_a_phone(browser, rendered):
+    page = shoot(browser, rendered["sheet"], "sheet-phone", 390, 1800, phone=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    first = page.locator("section.section tr.item").first
+    first.scroll_into_view_if_needed()
+    box = first.bounding_box()
+    assert box["width"] <= 390 and box["height"] < 260  # a card, not a squeezed table row
+    page.screenshot(path=str(ARTIFACTS / "sheet-phone-items.png"))
+    page.close()
+
+
+def test_bulletin_on_a4_and_a_phone(browser, rendered):
+    page = shoot(browser, rendered["bulletin"], "bulletin-desktop", 1280, 1400, pdf="bulletin-a4")
+    assert "工作进展通报（2020年10月）" in page.locator("h1").inner_text()
+    assert page.locator(".redhead").evaluate("e => getComputedStyle(e).color") == "rgb(192, 0, 0)"
+    assert pdf_pages("bulletin-a4") >= 2
+    page.close()
+    phone = shoot(browser, rendered["bulletin"], "bulletin-phone", 390, 1800, phone=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.locator("table.overdue").scroll_into_view_if_needed()
+    phone.screenshot(path=str(ARTIFACTS / "bulletin-phone-overdue.png"))
+    phone.close()
+
+
+def test_digest_email_on_a_phone(browser, rendered):
+    page = shoot(browser, rendered["digest"], "digest-phone", 390, 1600, phone=True)
+    assert page.locator("h3.unit").count() > 10
+    page.close()
