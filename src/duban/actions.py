@@ -109,12 +109,12 @@ def _office_unit(connection: Connection, plan_id: str) -> str | None:
 
 def actor_for(connection: Connection, *, plan_id: str, person_id: str) -> Actor:
     """The person with this id in the plan's directory (not archived), or ActionRefused(not_found)."""
-    person = PersonRow.__table__
-    row = connection.execute(select(person).where(
+    person, plan = PersonRow.__table__, PlanRow.__table__
+    row = connection.execute(select(person, plan.c.office).join(plan, plan.c.id == person.c.plan_id).where(
         person.c.plan_id == plan_id, person.c.id == person_id, person.c.archived.is_(False))).first()
     if row is None:
         raise ActionRefused(f"通讯录中没有“{person_id}”这个人", "not_found")
-    return _actor(row, _office_unit(connection, plan_id))
+    return _actor(row, row.office)
 
 
 def find_actor(connection: Connection, *, plan_id: str, who: str) -> Actor:
@@ -258,23 +258,34 @@ def _co_owned_tasks(connection: Connection, actor: Actor) -> list[str]:
     return [r.id for r in rows if actor.unit_id in co_units(r.co_owners, groups)]
 
 
-def owned_clause(connection: Connection, actor: Actor) -> ColumnElement[bool]:
-    """SQL for `owns`: the same rule, for lists."""
+def owned_branches(connection: Connection, actor: Actor) -> list[ColumnElement[bool]]:
+    """SQL for `owns`, as branches to OR (or to query one by one: each is served by one index,
+    (plan_id, unit_id) or (plan_id, task_id), where SQLite without statistics would scan the plan for an OR)."""
     occ = OccurrenceRow.__table__
-    clause = or_(and_(occ.c.owner_kind != "person", occ.c.unit_id == actor.unit_id),
-                 and_(occ.c.owner_kind == "person", occ.c.owner_id == actor.id))
+    # A person-owned occurrence carries its person's unit too, so both owner kinds are found by unit.
+    branches = [and_(occ.c.plan_id == actor.plan_id, occ.c.unit_id == actor.unit_id,
+                     or_(occ.c.owner_kind != "person", occ.c.owner_id == actor.id))]
     co_tasks = _co_owned_tasks(connection, actor)
     if co_tasks:
-        clause = or_(clause, occ.c.task_id.in_(co_tasks))
-    return and_(occ.c.plan_id == actor.plan_id, clause)
+        branches.append(and_(occ.c.plan_id == actor.plan_id, occ.c.task_id.in_(co_tasks)))
+    return branches
+
+
+def visible_branches(connection: Connection, actor: Actor) -> list[ColumnElement[bool]]:
+    """SQL for `may_see`, as branches to OR."""
+    if actor.office or actor.leader:
+        return [and_(OccurrenceRow.__table__.c.plan_id == actor.plan_id, true())]
+    return owned_branches(connection, actor)
+
+
+def owned_clause(connection: Connection, actor: Actor) -> ColumnElement[bool]:
+    """SQL for `owns`: the same rule, for lists."""
+    return or_(*owned_branches(connection, actor))
 
 
 def visible_clause(connection: Connection, actor: Actor) -> ColumnElement[bool]:
     """SQL for `may_see`: the same rule, for lists."""
-    occ = OccurrenceRow.__table__
-    if actor.office or actor.leader:
-        return and_(occ.c.plan_id == actor.plan_id, true())
-    return owned_clause(connection, actor)
+    return or_(*visible_branches(connection, actor))
 
 
 # --- the actions ---------------------------------------------------------------------------------------------
@@ -519,14 +530,15 @@ def _tell_reporter(connection: Connection, **kwargs: Any) -> None:
 def history(connection: Connection, *, plan_id: str, occurrence_id: str) -> list[dict[str, Any]]:
     """Every event of an occurrence, oldest first, with actor names and the evidence each report brought."""
     event, evidence, person = EventRow.__table__, EvidenceRow.__table__, PersonRow.__table__
-    names = dict(connection.execute(select(person.c.id, person.c.name).where(person.c.plan_id == plan_id)).all())
+    rows = connection.execute(select(event).where(
+        event.c.plan_id == plan_id, event.c.occurrence_id == occurrence_id).order_by(event.c.at, event.c.id)).all()
+    names = dict(connection.execute(select(person.c.id, person.c.name).where(
+        person.c.plan_id == plan_id, person.c.id.in_(sorted({r.actor for r in rows})))).all()) if rows else {}
     files: dict[int, list[dict[str, Any]]] = {}
     for r in connection.execute(select(evidence).where(evidence.c.plan_id == plan_id,
                                                        evidence.c.occurrence_id == occurrence_id)):
         files.setdefault(r.event_id, []).append(
             {"id": r.id, "name": r.name, "type": r.content_type, "size": r.size, "sha256": r.sha256})
-    rows = connection.execute(select(event).where(
-        event.c.plan_id == plan_id, event.c.occurrence_id == occurrence_id).order_by(event.c.at, event.c.id))
     return [{
         "id": r.id, "at": r.at, "actor": r.actor, "actor_name": names.get(r.actor, r.actor), "source": r.source,
         "kind": r.kind, "kind_label": KIND_LABELS.get(r.kind, r.kind), "before": r.before, "after": r.after,

@@ -89,6 +89,7 @@ class OccurrenceRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_occurrence_plan_due", "plan_id", "due"),
         Index("ix_occurrence_plan_unit", "plan_id", "unit_id"),
+        Index("ix_occurrence_plan_task", "plan_id", "task_id"),  # co-owned items (web lists), 0003
     )
     plan_id: str = Field(primary_key=True, max_length=100)
     id: str = Field(primary_key=True, max_length=300)

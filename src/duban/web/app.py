@@ -164,19 +164,17 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             return render("home.html", 200)
         moment = clock()
         with db.connect() as connection:
-            clause = actions.owned_clause(connection, visit.actor)
+            clause = actions.owned_branches(connection, visit.actor)
             rows = queries.item_rows(connection, plan_id=visit.plan.id, clause=clause, as_of=moment,
                                      states=("open", "acked", "reported"))
-            waiting = 0
-            if visit.actor.office:
-                waiting = len(queries.item_rows(connection, plan_id=visit.plan.id, clause=actions.visible_clause(
-                    connection, visit.actor), as_of=moment, states=("reported",)))
+            waiting = queries.count_reported(connection, visit.plan.id) if visit.actor.office else 0
         groups = queries.group_mine(rows)
-        hidden = 0 if more else max(0, len(groups["upcoming"]) - MINE_LIMIT)
-        if hidden:
-            groups["upcoming"] = groups["upcoming"][:MINE_LIMIT]
+        hidden = {key: 0 if more else max(0, len(rows) - MINE_LIMIT) for key, rows in groups.items()}
+        counts = {key: len(rows) for key, rows in groups.items()}
+        groups = {key: rows if more else rows[:MINE_LIMIT] for key, rows in groups.items()}
         feed = ics_url(settings=settings, person_id=visit.actor.id, plan_id=visit.plan.id, now=moment)
         return render("mine.html", visit=visit, groups=groups, group_names=dict(queries.GROUPS), hidden=hidden,
+                      counts=counts,
                       waiting=waiting, feed=feed, item_path=item_path, title="我的事项")
 
     @app.get("/item/{occurrence_id:path}", response_class=HTMLResponse)
@@ -250,7 +248,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             return refuse(403, "无权查看", "待审核队列只对督办室开放。", visit)
         with db.connect() as connection:
             rows = queries.item_rows(connection, plan_id=visit.plan.id, as_of=clock(), states=("reported",),
-                                     clause=actions.visible_clause(connection, visit.actor))
+                                     clause=actions.visible_branches(connection, visit.actor))
             reporters = _reporters(connection, visit.plan.id, [r["id"] for r in rows])
         rows.sort(key=lambda r: r["reported_at"])
         return render("queue.html", visit=visit, rows=rows, reporters=reporters, item_path=item_path,
@@ -269,7 +267,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             return refuse(403, "无权查看", "全部事项只对督办室和领导开放。", visit)
         with db.connect() as connection:
             rows = queries.item_rows(connection, plan_id=visit.plan.id, as_of=clock(),
-                                     clause=actions.visible_clause(connection, visit.actor))
+                                     clause=actions.visible_branches(connection, visit.actor))
             units = queries.unit_names(connection, visit.plan.id)
         summary = queries.counts_by_unit(rows)
         chosen = [r for r in rows if (not unit or r["unit_id"] == unit)
@@ -315,7 +313,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             except actions.ActionRefused as refused:
                 return Response(f"{refused}\n", status_code=403, media_type="text/plain; charset=utf-8")
             rows = queries.item_rows(connection, plan_id=claims.plan_id, as_of=moment,
-                                     clause=actions.owned_clause(connection, actor))
+                                     clause=actions.owned_branches(connection, actor))
         body = as_ics(queries.ics_rows(rows, plan.tz), claims.plan_id, moment)  # type: ignore[union-attr]
         return Response(body, media_type="text/calendar; charset=utf-8",
                         headers={"Content-Disposition": 'inline; filename="duban.ics"'})
