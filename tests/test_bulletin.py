@@ -1,6 +1,7 @@
 """The monthly bulletin (月通报): per unit counts, rankings among peers, the month's overdue list; HTML and XLSX."""
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
@@ -115,3 +116,21 @@ def test_cli_bulletin(mini_campaign, tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == [f"bulletin-{PLAN}-2020-10.html", f"bulletin-{PLAN}-2020-10.xlsx"]
     bad = CliRunner().invoke(app, ["bulletin", "--month", "October"])
     assert bad.exit_code == 1 and "write YYYY-MM" in bad.output
+
+
+@pytest.mark.slow
+def test_sheets_and_bulletin_flows_write_into_var(mini_campaign, prefect_harness, tmp_path, monkeypatch):
+    """`duban run sheets` and `duban run bulletin` (on the 1st: the month before) write under var/."""
+    from duban.cli.delivery import call_flow
+
+    monkeypatch.setenv("DUBAN_DATABASE_URL", mini_campaign.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DUBAN_VAR_DIR", str(tmp_path / "var"))
+    sheets = call_flow("sheets", as_of="2020-10-29T09:00:00+08:00")
+    names = sorted(Path(p).name for p in sheets["files"])
+    assert names == [f"status-{PLAN}-2020-10-29.{ext}" for ext in ("html", "md", "xlsx")]
+    assert all(Path(p).parent == tmp_path / "var" / "sheets" for p in sheets["files"])
+    bulletin = call_flow("bulletin", as_of="2020-11-01T08:00:00+08:00")
+    assert bulletin["month"] == "2020-10" and bulletin["lines"][0] == f"bulletin {PLAN} 2020-10"
+    assert (tmp_path / "var" / "bulletins" / bulletin_name(PLAN, OCTOBER, "xlsx")).is_file()
+    dry = call_flow("sheets", as_of="2020-10-30T09:00:00+08:00", dry_run=True)
+    assert dry["files"] == [] and not (tmp_path / "var" / "sheets" / f"status-{PLAN}-2020-10-30.html").exists()
