@@ -181,23 +181,28 @@ def load_plan(connection: Connection, plan_id: str) -> PlanInfo:
                     remind_at=catalog.plan.remind_at)
 
 
-def load_units(connection: Connection, plan: PlanInfo) -> dict[str, UnitInfo]:
-    """Units in catalog order (archived ones after), each with its heads and officials in charge."""
+def load_units(connection: Connection, plan: PlanInfo) -> tuple[dict[str, UnitInfo], dict[str, str]]:
+    """Units in catalog order (archived ones after), each with its heads and officials in charge; and every
+    person's name by id (owners of role-owned occurrences, archived people included)."""
     rows = connection.execute(select(UnitRow.id, UnitRow.name, UnitRow.short, UnitRow.kind)
                               .where(UnitRow.plan_id == plan.id)).all()
     order = {unit_id: index for index, unit_id in enumerate(plan.catalog.units)}
     rows.sort(key=lambda r: (order.get(r.id, len(order)), r.id))
     units = {r.id: UnitInfo(r.id, r.name, r.short or r.name, r.kind) for r in rows}
-    people = connection.execute(select(PersonRow.unit_id, PersonRow.name, PersonRow.roles).where(
-        PersonRow.plan_id == plan.id, PersonRow.archived.is_(False)).order_by(PersonRow.id))
+    names = {}
+    people = connection.execute(select(PersonRow.id, PersonRow.unit_id, PersonRow.name, PersonRow.roles,
+                                       PersonRow.archived).where(PersonRow.plan_id == plan.id).order_by(PersonRow.id))
     for person in people:
+        names[person.id] = person.name
         unit = units.get(person.unit_id)
+        if unit is None or person.archived:
+            continue
         roles = person.roles.split(";")
-        if unit is not None and "head" in roles:
+        if "head" in roles:
             unit.heads.append(person.name)
-        if unit is not None and "in_charge" in roles:
+        if "in_charge" in roles:
             unit.in_charge.append(person.name)
-    return units
+    return units, names
 
 
 def load_tasks(connection: Connection, plan: PlanInfo, units: dict[str, UnitInfo]) -> dict[str, TaskInfo]:
@@ -236,9 +241,8 @@ def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
     as_of_utc = utc(as_of)
     with engine.connect() as connection:
         plan = load_plan(connection, plan_id)
-        units = load_units(connection, plan)
+        units, names = load_units(connection, plan)
         tasks = load_tasks(connection, plan, units)
-        names = dict(connection.execute(select(PersonRow.id, PersonRow.name).where(PersonRow.plan_id == plan_id)).all())
         rows = connection.execute(_occurrence_query(plan_id, as_of_utc)).all()
     tz = plan.tz
     local_as_of = as_of.astimezone(tz)
