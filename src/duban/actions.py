@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, true, update
 
 from duban.evidence import EvidenceStore, Upload
 from duban.models import EventRow, EvidenceRow, GroupRow, OccurrenceRow, PersonRow, PlanRow, TaskRow
@@ -545,7 +545,3 @@ def history(connection: Connection, *, plan_id: str, occurrence_id: str) -> list
         "note": r.note, "data": json.loads(r.data or "{}"), "evidence": files.get(r.id, []),
     } for r in rows]
 
-
-def no_rows() -> ColumnElement[bool]:
-    """A clause that matches nothing (for people who may see nothing)."""
-    return false()

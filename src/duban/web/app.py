@@ -19,7 +19,7 @@ from starlette.responses import FileResponse
 from duban import actions, evidence
 from duban.config import Settings
 from duban.links import LinkError, ics_url, item_path, read_token, secret_for
-from duban.models import EvidenceRow
+from duban.models import EvidenceRow, OccurrenceRow
 from duban.output import as_ics
 from duban.status import STATE_LABELS, STATES
 from duban.store import make_engine
@@ -204,8 +204,6 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
                       state_names=actions.STATE_NAMES, source_names=actions.SOURCE_NAMES, title=facts["title"])
 
     def _only(occurrence_id: str) -> Any:
-        from duban.models import OccurrenceRow
-
         return OccurrenceRow.__table__.c.id == occurrence_id
 
     @app.post("/do/{action}/{occurrence_id:path}")
