@@ -58,12 +58,12 @@ def test_email_bodies(mini_campaign):
     assert "本周办结1项：县扶贫办1项。" in text
     assert "责任领导：分管：郑副主任；主要：吴书记" in text
     soup = BeautifulSoup(mail["body_html"], "html.parser")
-    lines = soup.select("tr.item")
+    lines = soup.select(".item")
     counts = [(r["data-count"], r["data-new"]) for r in lines]
     assert counts == [("2", "1"), ("1", "0"), ("2", "1"), ("1", "0"), ("1", "1")]
     assert len(soup.select("span.new")) == 3
     assert [h["data-unit"] for h in soup.select("h3.unit")] == ["qinglong", "leaders", "office", "shuangjiang"]
-    assert [r.select_one("td.days").text for r in lines[:2]] == ["最长33天", "29天"]
+    assert [r.select_one(".days").text for r in lines[:2]] == ["最长逾期33天", "逾期29天"]
 
 
 def test_queue_is_idempotent_per_week(mini_campaign):
