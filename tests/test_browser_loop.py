@@ -152,7 +152,7 @@ def test_the_loop_in_chromium(shipped, server, smtp_sink, tmp_path):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        phone = {"viewport": PHONE, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+        phone = {"viewport": PHONE, "device_scale_factor": 1, "is_mobile": True, "has_touch": True,
                  "locale": "zh-CN"}
         official = browser.new_context(**phone).new_page()
         official.goto(town_link)
