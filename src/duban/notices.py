@@ -231,14 +231,17 @@ def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Seque
 
 
 def _delivered(connection: Connection, plan_id: str, stages: list[tuple[Pending, Stage]]) -> set[tuple]:
+    """Which (occurrence, stage, person, channel) were already put: for each stage name, its occurrences only."""
     table = DeliveryRow.__table__
-    names = sorted({stage.name for _, stage in stages})
-    ids = sorted({occ.id for occ, _ in stages})
+    by_stage: dict[str, list[str]] = defaultdict(list)
+    for occ, stage in stages:
+        by_stage[stage.name].append(occ.id)
     found: set[tuple] = set()
-    for start in range(0, len(ids), 900):
-        query = select(table.c.occurrence_id, table.c.stage, table.c.person_id, table.c.channel).where(
-            table.c.plan_id == plan_id, table.c.occurrence_id.in_(ids[start:start + 900]), table.c.stage.in_(names))
-        found.update(tuple(r) for r in connection.execute(query))
+    for name, ids in by_stage.items():
+        for start in range(0, len(ids), 900):
+            query = select(table.c.occurrence_id, table.c.stage, table.c.person_id, table.c.channel).where(
+                table.c.plan_id == plan_id, table.c.occurrence_id.in_(ids[start:start + 900]), table.c.stage == name)
+            found.update(tuple(r) for r in connection.execute(query))
     return found
 
 
@@ -324,15 +327,16 @@ def _sms_moment(ctx: PlanContext, as_of: datetime, sent_today: Counter, person_i
 
 
 def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_of: datetime,
-          dry_run: bool = False, collect: bool = False) -> WriteReport:
-    """Put one batch of messages in the outbox with their deliveries, in one transaction."""
+          dry_run: bool = False, collect: bool = False, render: bool = True) -> WriteReport:
+    """Put one batch of messages in the outbox with their deliveries, in one transaction
+    (`render=False`: a one-line summary instead of the templates, for fast replays)."""
     messages = chunk.messages if isinstance(chunk, Chunk) else chunk
     report = WriteReport()
     if not messages:
         return report
     if dry_run:
         for message in messages:
-            _count(report, message, collect, _render(ctx, message, as_of), as_of)
+            _count(report, message, collect, _render(ctx, message, as_of, render), as_of)
         return report
     with engine.begin() as connection:
         kept = _claim_deliveries(connection, ctx.plan_id, messages, utc(as_of))
@@ -347,7 +351,7 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
         sent_today = _sms_today(connection, ctx, sms_people, today) if sms_people else Counter()
         notifications, by_key = [], {}
         for message in fresh:
-            rendered = _render(ctx, message, as_of)
+            rendered = _render(ctx, message, as_of, render)
             if message.channel == "sms":
                 rendered["not_before"], held = _sms_moment(ctx, as_of, sent_today, message.person_id)
                 sent_today[message.person_id] += 1
@@ -423,12 +427,28 @@ def _target_label(ctx: PlanContext, target: str, unit_id: str) -> str:
     return label if target.startswith("role:") else f"{ctx.units.get(unit_id, unit_id)}{label}"
 
 
-def _render(ctx: PlanContext, message: Message, as_of: datetime) -> dict[str, Any]:
+def _summary(ctx: PlanContext, message: Message) -> str:
+    """One line about a message, without templates: 2项已逾期、1项即将到期：「title」等."""
+    counts = Counter(item.stage.kind for item in message.items)
+    parts = [f"{counts['escalate']}项已逾期"] if counts["escalate"] else []
+    parts += [f"{counts['remind']}项即将到期"] if counts["remind"] else []
+    title = ctx.tasks[message.items[0].task_id].title
+    return "、".join(parts) + f"：「{title}」" + ("等" if len(message.items) > 1 else "")
+
+
+def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = True) -> dict[str, Any]:
     """The notification row for a message: address, subject, bodies, SMS template parameters."""
     from duban.links import make_token
 
     robot = message.person_id == ROBOT
     person = None if robot else ctx.directory.people[message.person_id]
+    if not render:
+        address = "" if person is None else person.email if message.channel == "email" else person.mobile
+        return {"plan_id": ctx.plan_id, "key": _key(ctx, message, as_of), "person_id": message.person_id,
+                "channel": message.channel, "address": address, "subject": _summary(ctx, message),
+                "data": {"name": person.name if person else "",
+                         "items": [[i.occurrence_id, i.stage.name] for i in message.items]},
+                "as_of": as_of, "created_at": as_of, "not_before": as_of}
     as_of_day = as_of.astimezone(ctx.tz).date()
     items = [_item_view(ctx, item, as_of_day) for item in message.items]
     reminders = [i for i in items if i["kind"] == "remind"]

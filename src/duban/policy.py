@@ -140,18 +140,23 @@ def decide(
 ) -> list[tuple[Pending, Stage]]:
     """For each occurrence not done, the one stage that is current at `as_of`, if any."""
     result = []
+    # Many occurrences share a deadline, reminder moments and policy: work each combination out once.
+    known: dict[tuple, Stage | None] = {}
     for occ in pending:
         if occ.state not in PENDING:
             continue
         policy = policies[occ.task_id]
-        stage = None
-        if "remind" in kinds:
-            stage = reminder_stage(occ.reminders, occ.due, as_of)
-        if stage is None and "escalate" in kinds and as_of > occ.due:
-            stage = escalation_stage(due=occ.due, levels=policy.escalate, repeat_every=policy.repeat_every,
-                                     acked=occ.state == "acked", clock=clock, as_of=as_of)
-        if stage is not None:
-            result.append((occ, stage))
+        key = (occ.due, occ.reminders, id(policy), occ.state)
+        if key not in known:
+            stage = None
+            if "remind" in kinds:
+                stage = reminder_stage(occ.reminders, occ.due, as_of)
+            if stage is None and "escalate" in kinds and as_of > occ.due:
+                stage = escalation_stage(due=occ.due, levels=policy.escalate, repeat_every=policy.repeat_every,
+                                         acked=occ.state == "acked", clock=clock, as_of=as_of)
+            known[key] = stage
+        if known[key] is not None:
+            result.append((occ, known[key]))
     return result
 
 

@@ -86,11 +86,12 @@ def plan_notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Seque
 
 
 def notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str], dry_run: bool = False,
-            collect: bool = False) -> WriteReport:
+            collect: bool = False, render: bool = True) -> WriteReport:
     """Decide and write every batch (no Prefect): for simulate, tests and benchmarks."""
     report = WriteReport()
     for chunk in plan_notices(engine, ctx, as_of, kinds):
-        report.add(write(engine=engine, ctx=ctx, chunk=chunk, as_of=as_of, dry_run=dry_run, collect=collect))
+        report.add(write(engine=engine, ctx=ctx, chunk=chunk, as_of=as_of, dry_run=dry_run, collect=collect,
+                         render=render))
     return report
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, event, insert, select
 
 from duban.config import Settings
 from duban.models import DeliveryRow, GroupRow, NotificationRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
@@ -36,6 +36,13 @@ def copy_plan(source: Engine, target: Engine, plan_id: str, chunk: int = 5000) -
                 writing.execute(insert(table), [dict(r._mapping) for r in rows])
 
 
+def _throwaway(connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+    # A copy thrown away afterwards need not survive a power cut: no syncing to disk.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
 def days(start: date, end: date) -> Iterator[date]:
     """Every day from start to end."""
     day = start
@@ -46,12 +53,15 @@ def days(start: date, end: date) -> Iterator[date]:
 
 def simulate(
     *, engine: Engine, settings: Settings, plan_id: str, start: date, end: date, workdir: str | Path | None = None,
+    render: bool = False,
 ) -> Iterator[tuple[datetime, WriteReport]]:
-    """(moment, what was queued) for each day's run at the plan's reminder time, on a copy of the store."""
+    """(moment, what was queued) for each day's run at the plan's reminder time, on a copy of the store
+    (`render`: through the real templates, slower; else a one-line summary of each message)."""
     from duban import runs
 
     with tempfile.TemporaryDirectory(prefix="duban-simulate-", dir=workdir) as folder:
         copy = make_engine(f"sqlite:///{Path(folder) / 'copy.sqlite'}")
+        event.listen(copy, "connect", _throwaway)
         migrate(copy)
         copy_plan(engine, copy, plan_id)
         quiet_settings = replace(settings, database_url=str(copy.url), var_dir=folder)
@@ -60,7 +70,7 @@ def simulate(
         try:
             for day in days(start, end):
                 moment = datetime.combine(day, at, tzinfo=ctx.tz)
-                yield moment, runs.notices(copy, ctx, moment, ("remind", "escalate"), collect=True)
+                yield moment, runs.notices(copy, ctx, moment, ("remind", "escalate"), collect=True, render=render)
         finally:
             copy.dispose()
 

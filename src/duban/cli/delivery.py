@@ -139,6 +139,8 @@ def simulate(
     to: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD")],
     plan: PlanOpt = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    render: Annotated[bool, typer.Option("--render", help="render every message through the templates (slower)")]
+    = False,
 ) -> None:
     """Replay the campaign day by day on a copy of the store; print every notification each day would send."""
     from duban import output
@@ -155,7 +157,8 @@ def simulate(
     store = engine(migrate=True)
     plan_id, _ = pick_plan(store, plan)
     everything, total = [], 0
-    for moment, report in replay(engine=store, settings=settings(), plan_id=plan_id, start=start, end=end):
+    for moment, report in replay(engine=store, settings=settings(), plan_id=plan_id, start=start, end=end,
+                                 render=render):
         rows = rows_of(moment, report)
         total += len(rows)
         if format == "json":

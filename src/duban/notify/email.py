@@ -85,9 +85,10 @@ def build_message(row: Outgoing, *, sender: str, now: datetime, from_name: str =
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(row.key)
     message["X-Duban-Key"] = row.key
-    message.set_content(row.body_text or row.subject, charset="utf-8")
+    # base64 named outright: left to itself, the email package tries quoted-printable too and keeps the shorter
+    message.set_content(row.body_text or row.subject, charset="utf-8", cte="base64")
     if row.body_html:
-        message.add_alternative(row.body_html, subtype="html", charset="utf-8")
+        message.add_alternative(row.body_html, subtype="html", charset="utf-8", cte="base64")
     return message
 
 

@@ -35,7 +35,7 @@ class MaildirSender:
         if self._box is None:
             self.open()
         try:
-            self._box.add(build_message(row, sender=self.sender, now=now))
+            self._box.add(build_message(row, sender=self.sender, now=now).as_bytes())  # bytes: serialized once
         except OSError as error:
             raise SendError(f"cannot write to Maildir {self.path}: {error}") from None
 
