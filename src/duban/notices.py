@@ -48,6 +48,7 @@ from duban.workdays import WorkdayCalendar
 ROBOT = "robot"
 BATCH = 500
 ROBOT_ITEMS_SHOWN = 30
+ITEMS_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -450,9 +451,12 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
                          "items": [[i.occurrence_id, i.stage.name] for i in message.items]},
                 "as_of": as_of, "created_at": as_of, "not_before": as_of}
     as_of_day = as_of.astimezone(ctx.tz).date()
-    items = [_item_view(ctx, item, as_of_day) for item in message.items]
-    reminders = [i for i in items if i["kind"] == "remind"]
-    escalations = [i for i in items if i["kind"] == "escalate"]
+    # A superior may hear of hundreds of items at once: list the first ITEMS_SHOWN of each kind, count the rest.
+    escalating = [item for item in message.items if item.stage.kind == "escalate"]
+    reminding = [item for item in message.items if item.stage.kind == "remind"]
+    escalations = [_item_view(ctx, item, as_of_day) for item in escalating[:ITEMS_SHOWN]]
+    reminders = [_item_view(ctx, item, as_of_day) for item in reminding[:ITEMS_SHOWN]]
+    items = escalations + reminders
     link = ""
     if person is not None:
         token = make_token(secret=ctx.secret, person_id=person.id, plan_id=ctx.plan_id, now=as_of)
@@ -461,12 +465,13 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
         "person": person, "plan": {"id": ctx.plan_id, "title": ctx.title}, "office": ctx.office or "督办室",
         "items": items, "reminders": reminders, "escalations": escalations, "link": link, "as_of": as_of,
         "as_of_day": as_of_day, "tz": ctx.tz, "base_url": ctx.settings.base_url.rstrip("/"),
-        "shown": ROBOT_ITEMS_SHOWN,
+        "shown": ROBOT_ITEMS_SHOWN, "n_items": len(message.items), "n_escalations": len(escalating),
+        "n_reminders": len(reminding),
     }
     env = ctx.env
     first = items[0]
     sms_params = {
-        "name": person.name if person else "", "count": str(len(items)), "overdue": str(len(escalations)),
+        "name": person.name if person else "", "count": str(len(message.items)), "overdue": str(len(escalating)),
         "first": first["title"][:20], "due": f"{first['due_day'].month}月{first['due_day'].day}日", "link": link,
     }
     values["sms_params"] = sms_params

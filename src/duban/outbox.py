@@ -224,12 +224,12 @@ def _fail(engine: Engine, row: Outgoing, error: SendError, now: datetime, report
 def dispatch(
     *, engine: Engine, senders: Mapping[str, Any], as_of: datetime, now: Callable[[], datetime], batch: int = 200,
     lease: timedelta = LEASE, max_batches: int | None = None, max_attempts: int = MAX_ATTEMPTS,
-    base: timedelta = BACKOFF,
+    base: timedelta = BACKOFF, channels: Iterable[str] | None = None,
 ) -> DispatchReport:
-    """Send everything due, batch after batch, until nothing is left to claim."""
+    """Send everything due (on `channels`, or all), batch after batch, until nothing is left to claim."""
     total = DispatchReport()
     while max_batches is None or total.batches < max_batches:
-        rows = claim(engine=engine, as_of=as_of, now=now(), limit=batch, lease=lease)
+        rows = claim(engine=engine, as_of=as_of, now=now(), limit=batch, lease=lease, channels=channels)
         if not rows:
             break
         total.add(send_batch(engine=engine, rows=rows, senders=senders, now=now, max_attempts=max_attempts,
