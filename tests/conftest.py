@@ -113,11 +113,16 @@ class SmtpSink:
 
         self.messages: list = []
         self.envelopes: list = []
+        self.delay = 0.0  # seconds before answering each message: a slow server, to stop a sender mid-batch
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
 
     async def handle_DATA(self, server, session, envelope) -> str:
         from email import message_from_bytes, policy
 
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
         self.envelopes.append(envelope)
         self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
         return "250 OK"

@@ -27,6 +27,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     quiet_hours: str = "21:00-08:00"
     sms_daily_cap: int = 5
+    send_lease_seconds: int = 600  # a message claimed this long ago and not sent is claimed again
     upload_max_mb: int = 20
 
     @property

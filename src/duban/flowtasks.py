@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import task
@@ -56,7 +56,8 @@ def dispatch_task(settings: Settings, as_of: datetime, local: bool, batch: int) 
     from duban import notify
 
     engine = runs.open_store(settings, migrate=False)
-    return runs.dispatch_one(engine, notify.senders(settings, local=local), as_of, clock, batch)
+    lease = timedelta(seconds=settings.send_lease_seconds)
+    return runs.dispatch_one(engine, notify.senders(settings, local=local), as_of, clock, batch, lease)
 
 
 def _artifact(summary: runs.RunSummary) -> None:

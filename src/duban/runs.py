@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from duban.config import Settings
 from duban.notices import Chunk, PlanContext, WriteReport, chunks, decide, load_context, write
-from duban.outbox import DispatchReport, claim, send_batch
+from duban.outbox import LEASE, DispatchReport, claim, send_batch
 from duban.sync import SyncReport
 
 KINDS_BY_FLOW = {"remind": ("remind",), "escalate": ("escalate",), "daily": ("remind", "escalate")}
@@ -96,9 +96,11 @@ def notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[s
 
 
 def dispatch_one(engine: Engine, senders: dict, as_of: datetime, clock: Callable[[], datetime],
-                 batch: int = 200) -> DispatchReport:
-    """Claim one batch and send it; an empty report when nothing is due."""
-    rows = claim(engine=engine, as_of=as_of, now=clock(), limit=batch)
+                 batch: int = 200, lease: timedelta = LEASE) -> DispatchReport:
+    """Claim one batch and send it; an empty report when nothing is due.
+
+    A message claimed more than `lease` ago and still not sent (its sender died) is claimed again."""
+    rows = claim(engine=engine, as_of=as_of, now=clock(), limit=batch, lease=lease)
     if not rows:
         return DispatchReport()
     return send_batch(engine=engine, rows=rows, senders=senders, now=clock)
