@@ -25,8 +25,16 @@ def flows_dir() -> Path:
     return here if here.is_dir() else ROOT / "flows"
 
 
+def _prefect_defaults() -> None:
+    """No telemetry from the local Prefect server (offline it only logs errors), unless asked for."""
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 def load_flow(name: str) -> Any:
     """The flow function `<name>` of flows/<name>.py, loaded by path."""
+    _prefect_defaults()
     path = flows_dir() / f"{name}.py"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in flows_dir().glob("*.py") if not p.stem.startswith("_")))
@@ -203,7 +211,6 @@ def demo(
     emit(f"sync: {report.summary()}")
     plan = catalog.plan
     calendar, tz = calendar_for(catalog), plan.tz
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     daily = load_flow("daily")
     _console_handlers_to_current_streams()
@@ -244,6 +251,7 @@ def serve(
     """Serve the scheduled flows of prefect.yaml (Cron in the plan's timezone) until stopped."""
     from duban.serving import deployments, serve_all
 
+    _prefect_defaults()
     built = deployments(file, store=engine())
     for name, schedule in built.described:
         emit(f"serving {name}: {schedule}")
