@@ -7,9 +7,9 @@ from duban.flowtasks import daily_flow
 
 @flow(name="daily", log_prints=True)
 def daily(as_of: str | None = None, plan: str | None = None, dry_run: bool = False, local: bool = False,
-          sync: bool = True) -> dict:
+          sync: bool = True, shard: str | None = None) -> dict:
     """Everything officials must hear at `as_of` (default: now), queued and sent."""
-    return daily_flow(as_of, plan, dry_run, local, sync)
+    return daily_flow(as_of, plan, dry_run, local, sync, shard)
 
 
 if __name__ == "__main__":

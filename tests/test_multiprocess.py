@@ -1,4 +1,5 @@
-"""Run it for real: a Prefect server on PostgreSQL, a process work pool, two workers, a two-county store.
+"""Run it for real: a Prefect server on PostgreSQL, a process work pool, two workers, a two-county store,
+each county's daily run split in two shards.
 
 Marked `multiprocess`: it starts `prefect server start` (10-30 s) and two `prefect worker` processes.
 Needs DUBAN_TEST_POSTGRES_URL (the Prefect server and the store both live on that PostgreSQL server).
@@ -159,13 +160,13 @@ def _received_keys(sink) -> Counter:
 @pytest.fixture
 def workers(prefect_server, pg_url, smtp_sink, tmp_path):
     """A process work pool, the daily and dispatch deployments, and two workers serving them."""
-    pool = f"duban-{uuid.uuid4().hex[:6]}"
+    pool = "duban"  # the pool prefect.yaml names: plain `prefect deploy --all` is what is tested
     env = {**prefect_server, "DUBAN_DATABASE_URL": pg_url, "DUBAN_SMTP_URL": smtp_sink.url,
            "DUBAN_VAR_DIR": str(tmp_path / "var"), "DUBAN_SECRET": "multiprocess-secret",
            "DUBAN_CONFIG": str(tmp_path / "none.toml"), "DUBAN_SEND_LEASE_SECONDS": "5"}
-    _prefect(env, "work-pool", "create", pool, "--type", "process")
-    for name in ("daily", "dispatch"):
-        _prefect(env, "deploy", "--name", name, "--pool", pool)
+    if pool not in _prefect(env, "work-pool", "ls"):
+        _prefect(env, "work-pool", "create", pool, "--type", "process")
+    _prefect(env, "deploy", "--all")
     processes = []
     for n in (1, 2):
         log = (tmp_path / f"worker{n}.log").open("w")
@@ -181,7 +182,8 @@ def workers(prefect_server, pg_url, smtp_sink, tmp_path):
 
 def test_two_workers_deliver_every_message_once(city, workers, smtp_sink):
     env, _ = workers
-    runs = [_trigger(env, "daily/daily", plan=f"{c}-2020", as_of=AS_OF, sync="false") for c in COUNTIES]
+    runs = [_trigger(env, "daily/daily", plan=f"{c}-2020", as_of=AS_OF, sync="false", shard=shard)
+            for c in COUNTIES for shard in ("0/2", "1/2")]
     states = _wait_runs(env, runs)
     assert set(states.values()) == {"COMPLETED"}, states
     outbox = _outbox_emails(city)

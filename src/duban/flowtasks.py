@@ -22,6 +22,7 @@ from duban import runs
 from duban.config import Settings, load_settings
 from duban.notices import Chunk, PlanContext, WriteReport, write
 from duban.outbox import DispatchReport, pending
+from duban.shards import Shard, parse_shard
 
 MAX_BATCHES = 100_000
 
@@ -39,9 +40,10 @@ def sync_task(settings: Settings, now: datetime) -> str:
 
 
 @task(name="decide", cache_policy=NO_CACHE)
-def decide_task(settings: Settings, ctx: PlanContext, as_of: datetime, kinds: Sequence[str]) -> list[Chunk]:
-    """Who must hear what at `as_of`, in batches."""
-    return runs.plan_notices(runs.open_store(settings, migrate=False), ctx, as_of, kinds)
+def decide_task(settings: Settings, ctx: PlanContext, as_of: datetime, kinds: Sequence[str],
+                shard: Shard | None = None) -> list[Chunk]:
+    """Who must hear what at `as_of` (this shard's share), in batches."""
+    return runs.plan_notices(runs.open_store(settings, migrate=False), ctx, as_of, kinds, shard)
 
 
 @task(name="queue-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=exponential_backoff(2))
@@ -74,12 +76,13 @@ def _start(as_of: str | None, plan: str | None) -> tuple[Settings, Any, str, dat
 
 
 def queue_notices(settings: Settings, engine: Any, plan_id: str, moment: datetime, kinds: Sequence[str],
-                  dry_run: bool) -> WriteReport:
+                  dry_run: bool, shard: str | None = None) -> WriteReport:
     """Decide, then one task run per batch of messages."""
     ctx = runs.context(engine, settings, plan_id)
+    share = parse_shard(shard, engine, plan_id)
     report = WriteReport()
     # quote(): Prefect need not walk the plan's directory or the messages to look for upstream results.
-    for chunk in decide_task(settings, quote(ctx), moment, kinds):
+    for chunk in decide_task(settings, quote(ctx), moment, kinds, share):
         report.add(write_task(settings, quote(ctx), quote(chunk), moment, dry_run))
     return report
 
@@ -104,11 +107,11 @@ def send_queued(settings: Settings, moment: datetime, dry_run: bool, local: bool
     return total
 
 
-def notices_flow(name: str, as_of: str | None, plan: str | None, dry_run: bool) -> dict:
+def notices_flow(name: str, as_of: str | None, plan: str | None, dry_run: bool, shard: str | None = None) -> dict:
     """The body of the remind and escalate flows."""
     settings, engine, plan_id, moment = _start(as_of, plan)
-    summary = runs.RunSummary(name, plan_id, moment, dry_run)
-    summary.written = queue_notices(settings, engine, plan_id, moment, runs.KINDS_BY_FLOW[name], dry_run)
+    summary = runs.RunSummary(name, plan_id, moment, dry_run, shard=shard or "")
+    summary.written = queue_notices(settings, engine, plan_id, moment, runs.KINDS_BY_FLOW[name], dry_run, shard)
     _artifact(summary)
     return {"lines": summary.lines()}
 
@@ -127,7 +130,8 @@ def dispatch_flow(as_of: str | None, plan: str | None, dry_run: bool, local: boo
     return {"lines": summary.lines()}
 
 
-def daily_flow(as_of: str | None, plan: str | None, dry_run: bool, local: bool = False, sync: bool = True) -> dict:
+def daily_flow(as_of: str | None, plan: str | None, dry_run: bool, local: bool = False, sync: bool = True,
+               shard: str | None = None) -> dict:
     """The body of the daily flow: sync, then reminders and escalations (one message per person), then dispatch."""
     settings = load_settings()
     synced = ""
@@ -135,8 +139,8 @@ def daily_flow(as_of: str | None, plan: str | None, dry_run: bool, local: bool =
         synced = sync_task(settings, clock())
     engine = runs.open_store(settings)
     plan_id, _tz, moment = runs.plan_and_moment(engine, plan, as_of, clock())
-    summary = runs.RunSummary("daily", plan_id, moment, dry_run, synced=synced)
-    summary.written = queue_notices(settings, engine, plan_id, moment, runs.KINDS_BY_FLOW["daily"], dry_run)
+    summary = runs.RunSummary("daily", plan_id, moment, dry_run, synced=synced, shard=shard or "")
+    summary.written = queue_notices(settings, engine, plan_id, moment, runs.KINDS_BY_FLOW["daily"], dry_run, shard)
     summary.dispatched = send_queued(settings, moment, dry_run, local)
     _artifact(summary)
     return {"lines": summary.lines()}

@@ -208,7 +208,8 @@ def load_context(*, engine: Engine, plan_id: str, settings: Settings, secret: st
     )
 
 
-def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Sequence[str]) -> list[Pending]:
+def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Sequence[str],
+             units: frozenset[str] | None = None) -> list[Pending]:
     occ = OccurrenceRow.__table__
     moment = utc(as_of)
     windows = []
@@ -221,6 +222,8 @@ def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Seque
     query = select(occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.due,
                    occ.c.state, occ.c.reminders).where(
         occ.c.plan_id == plan_id, occ.c.archived.is_(False), occ.c.state.in_(PENDING), or_(*windows))
+    if units is not None:
+        query = query.where(occ.c.unit_id.in_(sorted(units)))
     parsed: dict[str, tuple] = {}
     result = []
     for r in connection.execute(query):
@@ -246,10 +249,12 @@ def _delivered(connection: Connection, plan_id: str, stages: list[tuple[Pending,
     return found
 
 
-def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str] = KINDS) -> list[Message]:
-    """Each person's (and group robot's) message for `as_of`, without what was already put to them."""
+def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str] = KINDS,
+           units: frozenset[str] | None = None) -> list[Message]:
+    """Each person's (and group robot's) message for `as_of`, without what was already put to them
+    (only for items owned by `units`, when given)."""
     with engine.connect() as connection:
-        pending = _pending(connection, ctx.plan_id, as_of, kinds)
+        pending = _pending(connection, ctx.plan_id, as_of, kinds, units)
         policies = {task_id: info.policy for task_id, info in ctx.tasks.items()}
         stages = [(occ, stage) for occ, stage in decide_stages(pending, policies, ctx.clock, as_of, kinds)
                   if occ.task_id in ctx.tasks]

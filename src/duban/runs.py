@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from duban.config import Settings
 from duban.notices import Chunk, PlanContext, WriteReport, chunks, decide, load_context, write
 from duban.outbox import LEASE, DispatchReport, claim, send_batch
+from duban.shards import Shard
 from duban.sync import SyncReport
 
 KINDS_BY_FLOW = {"remind": ("remind",), "escalate": ("escalate",), "daily": ("remind", "escalate")}
@@ -80,9 +81,12 @@ def context(engine: Engine, settings: Settings, plan_id: str, secret: str | None
     return load_context(engine=engine, plan_id=plan_id, settings=settings, secret=secret or secret_for(settings))
 
 
-def plan_notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str]) -> list[Chunk]:
-    """Decide, and cut the messages into batches."""
-    return chunks(decide(engine=engine, ctx=ctx, as_of=as_of, kinds=kinds))
+def plan_notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str],
+                 shard: Shard | None = None) -> list[Chunk]:
+    """Decide, keep this shard's share, and cut the messages into batches."""
+    shard = shard or Shard()
+    messages = decide(engine=engine, ctx=ctx, as_of=as_of, kinds=kinds, units=shard.units)
+    return chunks([m for m in messages if shard.holds(m.person_id)])
 
 
 def notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str], dry_run: bool = False,
@@ -152,12 +156,15 @@ class RunSummary:
     as_of: datetime
     dry_run: bool = False
     synced: str = ""
+    shard: str = ""
     written: WriteReport | None = None
     dispatched: DispatchReport | None = None
 
     def lines(self) -> list[str]:
         """Short lines for a terminal."""
-        out = [f"{self.flow} {self.plan_id} as of {self.as_of.isoformat()}" + (" (dry run)" if self.dry_run else "")]
+        shard = f" shard {self.shard}" if self.shard else ""
+        dry = " (dry run)" if self.dry_run else ""
+        out = [f"{self.flow} {self.plan_id}{shard} as of {self.as_of.isoformat()}{dry}"]
         if self.synced:
             out.append(f"sync: {self.synced}")
         if self.written is not None:

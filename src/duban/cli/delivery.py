@@ -101,13 +101,17 @@ def run(
     as_of: AsOfOpt = None,
     dry_run: DryRunOpt = False,
     plan: PlanOpt = None,
+    shard: Annotated[str | None, typer.Option("--shard", help="this worker's share: i/N or group:<id>")] = None,
 ) -> None:
     """Run a flow now (loads flows/<name>.py by path)."""
     from duban import notify
+    from duban.shards import parse_shard
 
     moment = _check_as_of(as_of, plan)
     notify.senders(settings())  # a bad channel setting fails here, with its name
-    _print_result(call_flow(name, as_of=moment, plan=plan, dry_run=dry_run))
+    if shard and not shard.startswith("group:"):
+        parse_shard(shard)  # a bad i/N fails here, before Prefect starts
+    _print_result(call_flow(name, as_of=moment, plan=plan, dry_run=dry_run, shard=shard))
 
 
 @app.command()
