@@ -7,6 +7,7 @@ clock: the engine below it takes `as_of` and `now` as parameters.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from duban.outbox import DispatchReport, pending
 from duban.shards import Shard, parse_shard
 
 MAX_BATCHES = 100_000
+log = logging.getLogger("duban.flows")
 
 
 def clock() -> datetime:
@@ -63,6 +65,8 @@ def dispatch_task(settings: Settings, as_of: datetime, local: bool, batch: int) 
 
 
 def _artifact(summary: runs.RunSummary) -> None:
+    log.info("; ".join(summary.lines()), extra={"event": "flow-run", "flow": summary.flow, "plan": summary.plan_id,
+                                                "as_of": summary.as_of.isoformat(), "shard": summary.shard})
     key = re.sub(r"[^a-z0-9-]+", "-", f"{summary.flow}-{summary.plan_id}".lower()).strip("-")
     create_markdown_artifact(markdown=summary.markdown(), key=key[:100],
                              description=f"duban {summary.flow} as of {summary.as_of.isoformat()}")

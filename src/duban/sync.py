@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from duban.schedule import expand
 from duban.store import utc
 
 PENDING = ("open", "acked")
+log = logging.getLogger("duban.sync")
 
 
 @dataclass
@@ -219,4 +221,7 @@ def sync(*, engine: Engine, catalog: Catalog, catalog_text: str, people: Sequenc
                     note=report.summary(),
                 )
             )
+    if report.changed:
+        counts = {kind: asdict(c) for kind, c in report.kinds.items()}
+        log.info("sync %s", report.summary(), extra={"event": "sync", "plan": plan.id, "counts": counts})
     return report

@@ -16,5 +16,10 @@ def _load_commands() -> None:
 
 def main() -> None:
     """Entry point of the console script."""
+    import os
+
+    from duban.logs import configure
+
+    configure(os.environ.get("DUBAN_LOG_FORMAT"), os.environ.get("DUBAN_LOG_LEVEL"))
     _load_commands()
     app()
