@@ -179,7 +179,10 @@ class DeliveryRow(SQLModel, table=True):
     """That a stage of an occurrence was put to a person on a channel (so it is never put twice)."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("plan_id", "occurrence_id", "stage", "person_id", "channel", name="uq_delivery"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "occurrence_id", "stage", "person_id", "channel", name="uq_delivery"),
+        Index("ix_delivery_notification", "notification_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=100)
     occurrence_id: str = Field(max_length=300)

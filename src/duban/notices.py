@@ -294,16 +294,31 @@ def _insert(connection: Connection, table: Any) -> Any:
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def _claim_deliveries(connection: Connection, plan_id: str, messages: list[Message], at: datetime) -> set[tuple]:
+def _claim_deliveries(
+    connection: Connection, plan_id: str, messages: list[Message], at: datetime,
+) -> tuple[set[tuple], dict[tuple[str, str], int]]:
+    """Insert the batch's delivery rows where absent; return those this transaction inserted.
+
+    Each message's rows carry a negative placeholder `notification_id` (-1, -2, ...) until `_link` sets the
+    real one before commit, so no committed row ever holds one: other transactions' placeholders are
+    invisible (PostgreSQL) or serialized away (SQLite), and a select by placeholder finds exactly ours.
+    """
     table = DeliveryRow.__table__
+    tokens = {(m.person_id, m.channel): -(index + 1) for index, m in enumerate(messages)}
     rows = [{"plan_id": plan_id, "occurrence_id": item.occurrence_id, "stage": item.stage.name,
-             "person_id": m.person_id, "channel": m.channel, "at": at}
+             "person_id": m.person_id, "channel": m.channel, "at": at,
+             "notification_id": tokens[(m.person_id, m.channel)]}
             for m in messages for item in m.items]
     if not rows:
-        return set()
-    statement = _insert(connection, table).on_conflict_do_nothing().returning(
-        table.c.occurrence_id, table.c.stage, table.c.person_id, table.c.channel)
-    return {tuple(r) for r in connection.execute(statement, rows)}
+        return set(), tokens
+    connection.execute(_insert(connection, table).on_conflict_do_nothing(), rows)
+    kept: set[tuple] = set()
+    values = sorted(tokens.values())
+    for start in range(0, len(values), 900):
+        query = select(table.c.occurrence_id, table.c.stage, table.c.person_id, table.c.channel).where(
+            table.c.notification_id.in_(values[start:start + 900]))
+        kept.update(tuple(r) for r in connection.execute(query))
+    return kept, tokens
 
 
 def _sms_today(connection: Connection, ctx: PlanContext, people: list[str], day: date) -> Counter:
@@ -345,7 +360,7 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
             _count(report, message, collect, _render(ctx, message, as_of, render), as_of)
         return report
     with engine.begin() as connection:
-        kept = _claim_deliveries(connection, ctx.plan_id, messages, utc(as_of))
+        kept, tokens = _claim_deliveries(connection, ctx.plan_id, messages, utc(as_of))
         fresh = []
         for message in messages:
             items = [i for i in message.items if (i.occurrence_id, i.stage.name, message.person_id, message.channel)
@@ -366,7 +381,7 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
             by_key[rendered["key"]] = message
             _count(report, message, collect, rendered, as_of)
         ids = enqueue_ids(connection=connection, notifications=notifications)
-        _link(connection, ctx.plan_id, ids, by_key)
+        _link(connection, ids, by_key, tokens)
     return report
 
 
@@ -385,17 +400,18 @@ def _count(report: WriteReport, message: Message, collect: bool, rendered: dict,
         })
 
 
-def _link(connection: Connection, plan_id: str, ids: dict[str, int], by_key: dict[str, Message]) -> None:
+def _link(connection: Connection, ids: dict[str, int], by_key: dict[str, Message],
+          tokens: dict[tuple[str, str], int]) -> None:
+    """Replace each message's placeholder with its notification's id; clear any placeholder left over."""
     table = DeliveryRow.__table__
-    rows = [{"b_occ": item.occurrence_id, "b_stage": item.stage.name, "b_person": message.person_id,
-             "b_channel": message.channel, "b_id": ids[key]}
-            for key, message in by_key.items() if key in ids for item in message.items]
+    rows = [{"b_token": tokens[(message.person_id, message.channel)], "b_id": ids[key]}
+            for key, message in by_key.items() if key in ids]
     if rows:
-        statement = update(table).where(
-            table.c.plan_id == plan_id, table.c.occurrence_id == bindparam("b_occ"),
-            table.c.stage == bindparam("b_stage"), table.c.person_id == bindparam("b_person"),
-            table.c.channel == bindparam("b_channel")).values(notification_id=bindparam("b_id"))
+        statement = update(table).where(table.c.notification_id == bindparam("b_token")).values(
+            notification_id=bindparam("b_id"))
         connection.execute(statement, rows)
+    # A message whose key was already in the outbox (the same items at the same moment) links to nothing.
+    connection.execute(update(table).where(table.c.notification_id < 0).values(notification_id=None))
 
 
 def _key(ctx: PlanContext, message: Message, as_of: datetime) -> str:
