@@ -170,7 +170,11 @@ class RunSummary:
         if self.written is not None:
             out.append(("would queue: " if self.dry_run else "queued: ") + self.written.summary())
         if self.dispatched is not None:
-            out.append("dispatch: " + self.dispatched.summary())
+            if self.dry_run:
+                due = ", ".join(f"{c} {n}" for c, n in sorted(self.dispatched.sent.items())) or "nothing"
+                out.append(f"would send now: {due}")
+            else:
+                out.append("dispatch: " + self.dispatched.summary())
             out += [f"  error: {e}" for e in self.dispatched.errors[:5]]
         return out
 
