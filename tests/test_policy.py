@@ -8,9 +8,9 @@ import pytest
 from conftest import SHANGHAI, at
 
 from duban.catalog import EscalationLevel, Policy
+from duban.directory import Person
 from duban.notices import parse_quiet_hours, sms_not_before
 from duban.policy import (
-    Contact,
     Directory,
     EscalationClock,
     Pending,
@@ -138,13 +138,13 @@ def test_policy_json_round_trip():
 
 
 DIRECTORY = Directory.of([
-    Contact("t-head", "钱书记", "town", ("head",), "qian@example.org", "13800000004"),
-    Contact("t-charge", "孙副主任", "town", ("in_charge",), "sun@example.org", ""),
-    Contact("t-liaison", "赵联络", "town", ("liaison",), "", "13800000009"),
-    Contact("o-head", "王主任", "office", ("head",), "wang@example.org", ""),
-    Contact("o-liaison", "李联络", "office", ("liaison",), "li@example.org", ""),
-    Contact("d-head", "周局长", "dept", ("head",), "zhou@example.org", ""),
-    Contact("cadre", "冯干部", "town", ("pairing_cadre",), "feng@example.org", ""),
+    Person("t-head", "钱书记", "town", ("head",), "qian@example.org", "13800000004"),
+    Person("t-charge", "孙副主任", "town", ("in_charge",), "sun@example.org", ""),
+    Person("t-liaison", "赵联络", "town", ("liaison",), "", "13800000009"),
+    Person("o-head", "王主任", "office", ("head",), "wang@example.org", ""),
+    Person("o-liaison", "李联络", "office", ("liaison",), "li@example.org", ""),
+    Person("d-head", "周局长", "dept", ("head",), "zhou@example.org", ""),
+    Person("cadre", "冯干部", "town", ("pairing_cadre",), "feng@example.org", ""),
 ])
 
 

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from duban.catalog import Catalog
+from duban.directory import person_from_row
 from duban.models import PersonRow
-from duban.policy import Contact, Directory
+from duban.policy import Directory
 from duban.sheets.data import Item, PlanInfo, Snapshot, UnitInfo, load_snapshot
 from duban.sheets.sheet import ItemGroup, group_items
 
@@ -146,8 +147,7 @@ def readers(connection: Connection, plan_id: str, catalog: Catalog) -> list[Read
     rows = connection.execute(select(table.c.id, table.c.name, table.c.unit_id, table.c.roles, table.c.email)
                               .where(table.c.plan_id == plan_id, table.c.archived.is_(False))
                               .order_by(table.c.id)).all()
-    directory = Directory.of(Contact(r.id, r.name, r.unit_id, tuple(filter(None, r.roles.split(";"))), r.email)
-                             for r in rows)
+    directory = Directory.of(person_from_row(r) for r in rows)
     chosen = list(directory.by_role.get("leader", []))
     for target in catalog.digest_to:
         if target.startswith("unit:"):
@@ -155,7 +155,7 @@ def readers(connection: Connection, plan_id: str, catalog: Catalog) -> list[Read
         else:
             chosen += directory.by_role.get(target.removeprefix("role:"), [])
     people = directory.people
-    return [Reader(p, people[p].name, people[p].unit_id, people[p].email) for p in dict.fromkeys(chosen)]
+    return [Reader(p, people[p].name, people[p].unit, people[p].email) for p in dict.fromkeys(chosen)]
 
 
 def render_notifications(

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from duban.catalog import Catalog, CatalogError, Problem
 from duban.yamlsrc import Where
@@ -46,6 +47,12 @@ class Person:
     roles: tuple[str, ...]
     email: str = ""
     mobile: str = ""
+
+
+def person_from_row(row: Any) -> Person:
+    """A person as the store keeps them (a `person` row: roles ';'-joined, `unit_id`)."""
+    roles = tuple(filter(None, row.roles.split(";")))
+    return Person(row.id, row.name, row.unit_id, roles, row.email, getattr(row, "mobile", ""))
 
 
 def person_id(name: str, unit: str, mobile: str, email: str) -> str:

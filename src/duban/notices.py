@@ -23,12 +23,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from duban.catalog import Policy, parse_catalog
 from duban.config import Settings
+from duban.directory import person_from_row
 from duban.models import DeliveryRow, NotificationRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
 from duban.outbox import enqueue_ids
 from duban.policy import (
     KINDS,
     PENDING,
-    Contact,
     Directory,
     EscalationClock,
     Pending,
@@ -197,8 +197,7 @@ def load_context(*, engine: Engine, plan_id: str, settings: Settings, secret: st
                     for unit in (catalog.owner_units(expr) if not expr.startswith("group:")
                                  or expr[6:] in catalog.groups else [])]
         tasks[row.id] = TaskInfo(row.id, row.ref, row.title, policy, tuple(dict.fromkeys(co_units)))
-    directory = Directory.of(Contact(p.id, p.name, p.unit_id, tuple(filter(None, p.roles.split(";"))), p.email,
-                                     p.mobile) for p in people)
+    directory = Directory.of(person_from_row(p) for p in people)
     office = units.get(catalog.plan.office or "", "")
     return PlanContext(
         plan_id=plan_id, title=plan.title, office=office, tz=tz, calendar=calendar,

@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from duban.catalog import EscalationLevel, Policy
+from duban.directory import Person
 from duban.schedule import escalation_moment
 from duban.workdays import WorkdayCalendar
 
@@ -46,18 +47,6 @@ class Pending:
     due: datetime
     state: str
     reminders: tuple[tuple[int, datetime], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A person as the policy sees them: where they sit, what they hold, how to reach them."""
-
-    id: str
-    name: str
-    unit_id: str
-    roles: tuple[str, ...]
-    email: str = ""
-    mobile: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,18 +153,18 @@ def decide(
 class Directory:
     """People by unit and role, for finding who must hear."""
 
-    people: dict[str, Contact] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
     by_unit_role: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     by_role: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, contacts: Iterable[Contact]) -> Directory:
+    def of(cls, contacts: Iterable[Person]) -> Directory:
         """Index a list of contacts."""
         directory = cls()
         for person in contacts:
             directory.people[person.id] = person
             for role in person.roles:
-                directory.by_unit_role.setdefault((person.unit_id, role), []).append(person.id)
+                directory.by_unit_role.setdefault((person.unit, role), []).append(person.id)
                 directory.by_role.setdefault(role, []).append(person.id)
         return directory
 
@@ -227,7 +216,7 @@ def recipients(occ: Pending, stage: Stage, co_owner_units: Sequence[str], direct
     return [Recipient(pid, why) for pid, why in chosen.items()]
 
 
-def person_channels(person: Contact, channels: Sequence[str]) -> list[str]:
+def person_channels(person: Person, channels: Sequence[str]) -> list[str]:
     """The task's personal channels this person has an address for; anyone reachable hears somehow."""
     found = [c for c in channels if (c == "email" and person.email) or (c == "sms" and person.mobile)]
     if not found and not any(c in ("email", "sms") for c in channels):

@@ -112,14 +112,13 @@ def dispatch_one(engine: Engine, senders: dict, as_of: datetime, clock: Callable
 
 def people_in_store(engine: Engine, plan_id: str) -> list:
     """The directory as the store has it (a sync without a contacts file keeps it)."""
-    from duban.directory import Person
+    from duban.directory import person_from_row
     from duban.models import PersonRow
 
     with engine.connect() as connection:
         rows = connection.execute(select(PersonRow).where(PersonRow.plan_id == plan_id,
                                                           PersonRow.archived.is_(False))).all()
-    return [Person(r[0].id, r[0].name, r[0].unit_id, tuple(filter(None, r[0].roles.split(";"))), r[0].email,
-                   r[0].mobile) for r in rows]
+    return [person_from_row(r[0]) for r in rows]
 
 
 def resync(engine: Engine, settings: Settings, now: datetime, catalog_path: str | None = None,
