@@ -152,7 +152,8 @@ def test_the_personal_link_signs_in_that_person(mini_store, tmp_path):
     with mini_store.connect() as connection:
         body = connection.execute(select(NotificationRow.body_text).where(
             NotificationRow.person_id == "office-liaison", NotificationRow.channel == "email")).scalar_one()
-    token = body.split("/login/")[1].split()[0]
+    token = body.split("/login/")[1].split()[0].split("?")[0]
+    assert "/login/" + token + "?next=/item/" in body  # each item's link signs in and lands on its page
     claims = read_token(secret="test-secret", token=token, now=at("2020-09-08 10:00"))
     assert (claims.person_id, claims.plan_id) == ("office-liaison", "mini-2020")
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from duban.catalog import Policy, parse_catalog
 from duban.config import Settings
 from duban.directory import person_from_row
+from duban.links import item_path
 from duban.models import DeliveryRow, NotificationRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
 from duban.outbox import enqueue_ids
 from duban.policy import (
@@ -419,14 +420,15 @@ def _key(ctx: PlanContext, message: Message, as_of: datetime) -> str:
     return f"notice/{ctx.plan_id}/{utc(as_of):%Y%m%dT%H%M%S}/{message.person_id}/{message.channel}/{digest}"
 
 
-def _item_view(ctx: PlanContext, item: Item, as_of_day: date) -> dict[str, Any]:
+def _item_view(ctx: PlanContext, item: Item, as_of_day: date, link: str = "") -> dict[str, Any]:
+    """An item as the templates show it; its `url` signs the person in and lands on the item's page."""
     task = ctx.tasks[item.task_id]
     due_local = item.due.astimezone(ctx.tz)
     due_day = due_local.date()
     stage = item.stage
     owner = (ctx.directory.people[item.owner_id].name if item.owner_kind == "person"
              and item.owner_id in ctx.directory.people else ctx.units.get(item.unit_id, item.unit_id))
-    base = ctx.settings.base_url.rstrip("/")
+    path = item_path(item.occurrence_id)
     return {
         "id": item.occurrence_id, "title": task.title, "ref": task.ref, "owner_name": owner, "due": due_local,
         "due_day": due_day, "kind": stage.kind, "stage": stage.name, "why": item.why, "acked": item.state == "acked",
@@ -436,7 +438,7 @@ def _item_view(ctx: PlanContext, item: Item, as_of_day: date) -> dict[str, Any]:
         "days_over": (as_of_day - due_day).days,
         "level": stage.level, "levels": stage.levels, "repeat": stage.repeat,
         "level_to": [_target_label(ctx, target, item.unit_id) for target in stage.to],
-        "url": f"{base}/item/{quote(item.occurrence_id, safe='/')}",
+        "url": f"{link}?next={quote(path, safe='/')}" if link else ctx.settings.base_url.rstrip("/") + path,
     }
 
 
@@ -474,13 +476,13 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
     # A superior may hear of hundreds of items at once: list the first ITEMS_SHOWN of each kind, count the rest.
     escalating = [item for item in message.items if item.stage.kind == "escalate"]
     reminding = [item for item in message.items if item.stage.kind == "remind"]
-    escalations = [_item_view(ctx, item, as_of_day) for item in escalating[:ITEMS_SHOWN]]
-    reminders = [_item_view(ctx, item, as_of_day) for item in reminding[:ITEMS_SHOWN]]
-    items = escalations + reminders
     link = ""
     if person is not None:
         token = make_token(secret=ctx.secret, person_id=person.id, plan_id=ctx.plan_id, now=as_of)
         link = f"{ctx.settings.base_url.rstrip('/')}/login/{token}"
+    escalations = [_item_view(ctx, item, as_of_day, link) for item in escalating[:ITEMS_SHOWN]]
+    reminders = [_item_view(ctx, item, as_of_day, link) for item in reminding[:ITEMS_SHOWN]]
+    items = escalations + reminders
     values = {
         "person": person, "plan": {"id": ctx.plan_id, "title": ctx.title}, "office": ctx.office or "督办室",
         "items": items, "reminders": reminders, "escalations": escalations, "link": link, "as_of": as_of,
