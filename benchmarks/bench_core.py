@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale import write_county
+from scale import bench_store, write_county
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -32,14 +32,6 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return elapsed, (lines[-1] if lines else "")[:100]
 
 
-def fresh_postgres(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP SCHEMA IF EXISTS bench_core CASCADE")
-        connection.execute("CREATE SCHEMA bench_core")
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3Dbench_core"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -49,7 +41,7 @@ def main() -> None:
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="duban-bench-"))
     catalog, contacts = write_county(folder, task_copies=options.copies, people=options.people)
-    url = fresh_postgres(options.postgres) if options.postgres else f"sqlite:///{folder / 'duban.sqlite'}"
+    url = bench_store(folder, options.postgres, "bench_core")
     env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_CONTACTS": str(contacts)}
     edited = folder / "edited.yaml"
     edited.write_text(catalog.read_text(encoding="utf-8").replace("due: '2020-09-10'", "due: '2020-09-11'"), "utf-8")

@@ -25,7 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale import write_county
+from scale import bench_store, write_county
 from sqlalchemy import func, select, update
 
 from duban import outbox, runs
@@ -39,14 +39,6 @@ from duban.sync import sync
 
 TZ = ZoneInfo("Asia/Shanghai")
 
-
-def fresh_postgres(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP SCHEMA IF EXISTS bench_delivery CASCADE")
-        connection.execute("CREATE SCHEMA bench_delivery")
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3Dbench_delivery"
 
 
 def report_some(engine, share: float, before: datetime) -> int:
@@ -86,7 +78,7 @@ def main() -> None:
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="duban-bench-delivery-"))
     catalog_path, contacts_path = write_county(folder, people=options.people, task_copies=options.copies)
-    url = fresh_postgres(options.postgres) if options.postgres else f"sqlite:///{folder / 'duban.sqlite'}"
+    url = bench_store(folder, options.postgres, "bench_delivery")
     settings = Settings(database_url=url, var_dir=str(folder / "var"), secret="bench")
     engine = runs.open_store(settings)
     catalog = load_catalog(catalog_path)

@@ -21,16 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale import write_county
-
-
-def fresh_postgres(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP SCHEMA IF EXISTS bench_sheets CASCADE")
-        connection.execute("CREATE SCHEMA bench_sheets")
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3Dbench_sheets"
+from scale import bench_store, write_county
 
 
 def timed(label: str, step: Callable[[], Any], rows: list[tuple[str, float, str]], note: Callable[[Any], str]) -> Any:
@@ -65,7 +56,7 @@ def main() -> None:
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="duban-bench-sheets-"))
     catalog_path, contacts = write_county(folder, task_copies=options.copies, people=options.people)
-    url = fresh_postgres(options.postgres) if options.postgres else f"sqlite:///{folder / 'duban.sqlite'}"
+    url = bench_store(folder, options.postgres, "bench_sheets")
     engine = make_engine(url)
     migrate(engine)
     catalog = load_catalog(catalog_path)

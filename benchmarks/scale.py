@@ -119,6 +119,21 @@ def _people(county: str, units: list[dict], town_ids: list[str], total: int) -> 
     return rows
 
 
+def fresh_postgres(url: str, schema: str) -> str:
+    """An empty schema on a PostgreSQL server, and the URL that works inside it."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        connection.execute(f"CREATE SCHEMA {schema}")
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def bench_store(folder: Path, postgres: str | None, schema: str) -> str:
+    """Where a benchmark keeps its store: a fresh PostgreSQL schema when given a server, else SQLite in `folder`."""
+    return fresh_postgres(postgres, schema) if postgres else f"sqlite:///{folder / 'duban.sqlite'}"
+
+
 def write_county(folder: Path, **kwargs: int | str) -> tuple[Path, Path]:
     """Write a county's catalog and contacts into `folder`; return both paths."""
     text, rows = make_county(**kwargs)  # type: ignore[arg-type]

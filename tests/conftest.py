@@ -30,6 +30,16 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
+class Clock:
+    """A clock the tests move by hand (for code that takes `now` as a callable)."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.now = moment
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def _pg_schema_url(base: str, schema: str) -> str:
     import psycopg
 

@@ -2,26 +2,21 @@
 
 import json
 import threading
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import at
 from sqlalchemy import select, update
 
 from duban import actions
 from duban.evidence import EvidenceStore, check
 from duban.models import EventRow, EvidenceRow, NotificationRow, OccurrenceRow, PersonRow
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLAN = "mini-2020"
 STARTED = "projects-started/shuangjiang/2020-09-01"  # owner shuangjiang, co-owner office, target 开工率 >= 100 %
 STUDY = "leaders-study/leaders/2020-09-06"
 VISIT = "visits/sj-cadre-1/2020-09-01"  # owned by the person sj-cadre-1
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
 
-
-def at(text):
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 def who(engine, person_id):

@@ -1,10 +1,10 @@
 """The loop from the command line: ack, done, undo, verify, waive, history, link, web; same rules as the web."""
 
 import json
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
+from conftest import at
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -13,16 +13,12 @@ from duban.cli.common import app
 from duban.links import read_token
 from duban.models import EventRow, OccurrenceRow
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 STARTED = "projects-started/shuangjiang/2020-09-01"
 VISIT = "visits/sj-cadre-1/2020-09-01"
 PDF = b"%PDF-1.4\n%%EOF\n"
 runner = CliRunner()
 _load_commands()
 
-
-def at(text):
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 @pytest.fixture

@@ -10,17 +10,15 @@ import re
 import socket
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import Clock, at
 from sqlalchemy import select
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLAN = "yunyang-2020-final-push"
 TASK = "projects-started"
 TITLE = "9月15日前所有扶贫项目全面开工"
@@ -33,16 +31,6 @@ pytestmark = [
 ]
 
 
-def at(text):
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-class Clock:
-    def __init__(self, moment):
-        self.now = moment
-
-    def __call__(self):
-        return self.now
 
 
 def free_port():

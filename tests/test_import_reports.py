@@ -1,9 +1,9 @@
 """`duban import-reports`: a ledger (台账) of reports from Excel, all rows or none, errors as FILE:ROW."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import at
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -12,7 +12,6 @@ from duban.cli import _load_commands
 from duban.cli.common import app
 from duban.models import EventRow, EvidenceRow, OccurrenceRow
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 STARTED = "projects-started/shuangjiang/2020-09-01"
 QL_STARTED = "projects-started/qinglong/2020-09-01"
 VISIT = "visits/sj-cadre-1/2020-09-01"
@@ -21,9 +20,6 @@ HEADERS = ["编号", "事项", "报告人", "办结时间", "说明", "数值", 
 runner = CliRunner()
 _load_commands()
 
-
-def at(text):
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ import re
 import warnings
 import zipfile
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import Clock, at
 from sqlalchemy import create_engine, select
 
 from duban.links import item_path, make_token
@@ -21,7 +21,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLAN = "mini-2020"
 STARTED = "projects-started/shuangjiang/2020-09-01"
 VISIT = "visits/sj-cadre-1/2020-09-01"
@@ -29,18 +28,6 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
-def at(text):
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-class Clock:
-    """A clock the tests move by hand."""
-
-    def __init__(self, moment):
-        self.now = moment
-
-    def __call__(self):
-        return self.now
 
 
 class Web:
