@@ -14,32 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from duban.config import Settings
+from duban.links import secret_for
 from duban.notices import Chunk, PlanContext, WriteReport, chunks, decide, load_context, write
 from duban.outbox import LEASE, DispatchReport, claim, send_batch
 from duban.shards import Shard
 from duban.sync import SyncReport
 
 KINDS_BY_FLOW = {"remind": ("remind",), "escalate": ("escalate",), "daily": ("remind", "escalate")}
-
-
-def secret_for(settings: Settings) -> str:
-    """The link-signing secret: DUBAN_SECRET, else the one generated once under var/secret."""
-    try:
-        from duban.links import secret_for as shared
-    except ImportError:  # links.py without the shared helper: same file, same format
-        shared = None
-    if shared is not None:
-        return shared(settings)
-    import secrets
-
-    if settings.secret:
-        return settings.secret
-    path = settings.var_path / "secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="ascii")
-        path.chmod(0o600)
-    return path.read_text(encoding="ascii").strip()
 
 
 _ENGINES: dict[str, Engine] = {}
