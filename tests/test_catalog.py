@@ -136,3 +136,62 @@ def test_check_cli_failure_prints_one_line_per_problem_and_no_traceback(tmp_path
     assert all(line.startswith(str(DATA / "broken.yaml") + ":") for line in lines)
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "title: 所有扶贫项目全面开工",
+            'title: "所有扶贫项目\\n全面开工"',
+            "plan.yaml:41:12: task 'projects-started'.title has a line break (U+000A) after '所有扶贫项目': remove it",
+        ),
+        (
+            "title: 所有扶贫项目全面开工",
+            "title: |\n      所有扶贫项目\n      全面开工",
+            "plan.yaml:41:12: task 'projects-started'.title has a line break (U+000A) after '所有扶贫项目': remove it",
+        ),
+        ("title: 测试方案", 'title: "测试\\t方案"', "plan.yaml:4:10: plan.title has a tab (U+0009) after '测试'"),
+        ("name: 双江街道,", 'name: "双江\\u2028街道",', "unit 'shuangjiang'.name has a line break (U+2028)"),
+        ("short: 县扶贫办", 'short: "县扶\\0贫办"', "unit 'office'.short has a NUL character (U+0000) after '县扶'"),
+        ("name: 各乡镇（街道）", 'name: "各乡镇\\r（街道）"', "group 'towns'.name has a line break (U+000D)"),
+        ("name: 结对帮扶干部}", 'name: "结对\\x85帮扶干部"}', "role 'pairing_cadre'.name has a line break (U+0085)"),
+        ("ref: 二（二）3\n", 'ref: "二（二）\\x1b3"\n', "task 'projects-started'.ref has a control character (U+001B)"),
+        ("metric: 开工率", 'metric: "开工\\u2029率"', "'projects-started'.target.metric has a line break (U+2029)"),
+        ("evidence: 会议纪要", 'evidence: "会议\\n纪要"', "task 'leaders-study'.evidence has a line break (U+000A)"),
+        ("quote: 县委、县政府每半月至少专题研究一次脱贫攻坚工作", 'quote: "\\a县委"', ".quote has a control character"),
+    ],
+)
+def test_control_characters_are_refused_where_they_would_reach_a_message(old, new, expected):
+    assert old in MINI
+    found = problems(MINI.replace(old, new, 1))
+    assert any(expected in line for line in found), found
+    assert all("\n" not in line and "\t" not in line for line in found)
+
+
+def test_a_quote_or_a_note_may_span_lines():
+    text = MINI.replace(
+        "    quote: 县委、县政府每半月至少专题研究一次脱贫攻坚工作\n",
+        "    quote: |\n      县委、县政府每半月\n      至少专题研究一次脱贫攻坚工作\n"
+        '    note: "先学习\\t后研究\\n再部署"\n',
+    )
+    task = parse_catalog(text).tasks[0]
+    assert task.quote == "县委、县政府每半月\n至少专题研究一次脱贫攻坚工作\n" and task.note == "先学习\t后研究\n再部署"
+
+
+def test_a_raw_control_character_in_the_file_is_named_by_line_and_column():
+    assert problems(MINI.replace("title: 测试方案", "title: 测试\x07方案")) == [
+        "plan.yaml:4:12: a control character (U+0007) cannot be in the file: remove it"
+    ]
+
+
+def test_a_problem_shows_the_text_it_quotes_on_one_line():
+    found = problems(MINI.replace("  start: 2020-09-01", '  "colo\\nur": red\n  start: 2020-09-01'))
+    assert found == ["plan.yaml:6:3: unknown field 'colo\\u000aur' in plan (allowed: end, extra_workdays, holidays, "
+                     "id, office, remind_at, start, timezone, title, workdays)"]
+
+
+def test_check_cli_names_a_folder_in_one_line(tmp_path):
+    result = runner.invoke(app, ["check", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr == f"{tmp_path}:1:1: is a folder, not a catalog file\n"

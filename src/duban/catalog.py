@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from duban.controlchars import control_problem, printable
 from duban.yamlsrc import Located, LocatedList, Where, YamlSyntaxError, load_located
 
 BUILTIN_ROLES = {"head": "主要负责同志", "in_charge": "分管负责同志", "liaison": "联络员", "leader": "领导"}
@@ -37,6 +38,8 @@ TASK_KEYS = {
     "note",
 } | POLICY_KEYS - {"repeat_every"}
 TOP_KEYS = {"plan", "defaults", "roles", "units", "groups", "digest", "tasks"}
+# Fields that may span lines: they appear on web pages and sheets only, never in a mail header or an SMS.
+MULTILINE_KEYS = {"quote", "note"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        return printable(f"{self.where}: {self.message}")
 
 
 class CatalogError(Exception):
@@ -236,7 +239,11 @@ class _Reader:
         if isinstance(value, (Located, LocatedList)):
             self.problem(m.value_where[key], f"{what}.{key} must be text")
             return default
-        return str(value)
+        text = str(value)
+        problem = control_problem(text, multiline=key in MULTILINE_KEYS)
+        if problem:
+            self.problem(m.value_where[key], f"{what}.{key} {problem}")
+        return text
 
     def slug(self, m: Located, key: str, what: str) -> str:
         value = self.text(m, key, what)
@@ -411,7 +418,8 @@ def _resolve_members(
         return list(dict.fromkeys(result))
 
     for group_id, (m, _) in raw.items():
-        groups[group_id] = Group(group_id, str(m["name"]), tuple(expand(group_id, (group_id,))))
+        name = r.text(m, "name", f"group '{group_id}'")
+        groups[group_id] = Group(group_id, name, tuple(expand(group_id, (group_id,))))
     return groups
 
 
@@ -433,7 +441,8 @@ def _read_target(r: _Reader, m: Located, what: str) -> Target | None:
     if isinstance(t["value"], bool) or not isinstance(t["value"], (int, float)):
         r.problem(t.value_where["value"], f"{what}.target.value must be a number")
         return None
-    return Target(str(t["metric"]), str(t["op"]), float(t["value"]), r.text(t, "unit", f"{what}.target"))
+    metric = r.text(t, "metric", f"{what}.target")
+    return Target(metric, str(t["op"]), float(t["value"]), r.text(t, "unit", f"{what}.target"))
 
 
 def _check_rrule(rule: str) -> str | None:
@@ -548,11 +557,13 @@ def parse_catalog(text: str, path: str = "tasks_catalog.yaml") -> Catalog:
     plan = _read_plan(r, top)
     roles = dict(BUILTIN_ROLES)
     for m, _ in _read_named(r, top, "roles", {"id", "name"}):
-        roles[str(m["id"])] = str(m["name"])
-    units = {
-        str(m["id"]): Unit(str(m["id"]), str(m["name"]), r.text(m, "short", "unit"), r.text(m, "kind", "unit"))
-        for m, _ in _read_named(r, top, "units", {"id", "name", "short", "kind"})
-    }
+        roles[str(m["id"])] = r.text(m, "name", f"role '{m['id']}'")
+    units = {}
+    for m, _ in _read_named(r, top, "units", {"id", "name", "short", "kind"}):
+        what = f"unit '{m['id']}'"
+        units[str(m["id"])] = Unit(
+            str(m["id"]), r.text(m, "name", what), r.text(m, "short", what), r.text(m, "kind", what)
+        )
     raw_groups = {}
     for m, _ in _read_named(r, top, "groups", {"id", "name", "members"}):
         if str(m["id"]) in units:
@@ -615,6 +626,8 @@ def load_catalog(path: str | Path) -> Catalog:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CatalogError([Problem(Where(str(path), 1, 1), "no such file")]) from None
+    except IsADirectoryError:
+        raise CatalogError([Problem(Where(str(path), 1, 1), "is a folder, not a catalog file")]) from None
     except UnicodeDecodeError:
         raise CatalogError([Problem(Where(str(path), 1, 1), "not UTF-8 text")]) from None
     return parse_catalog(text, str(path))

@@ -88,10 +88,24 @@ class _Builder:
         return result
 
 
+def _place(path: str, text: str, position: int) -> Where:
+    line_start = text.rfind("\n", 0, position) + 1
+    return Where(path, text.count("\n", 0, position) + 1, position - line_start + 1)
+
+
+def _reader_message(error: yaml.reader.ReaderError) -> str:
+    # PyYAML refuses raw control characters anywhere in the file, before any value is built.
+    if isinstance(error.character, int):
+        return f"a control character (U+{error.character:04X}) cannot be in the file: remove it"
+    return f"YAML: {error.reason}"
+
+
 def load_located(text: str, path: str) -> Any:
     """Parse YAML text into plain values that remember their source places."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as error:
+        raise YamlSyntaxError(_place(path, text, error.position), _reader_message(error)) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Where(path, mark.line + 1, mark.column + 1) if mark else Where(path, 1, 1)
