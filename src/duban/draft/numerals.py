@@ -1,0 +1,28 @@
+"""Numbers written in Chinese or Arabic digits: 十二 -> 12, 两 -> 2, 9.5 -> 9.5."""
+
+from __future__ import annotations
+
+import re
+
+import cn2an
+
+CN_NUMBER = "〇零一二两三四五六七八九十百"
+NUMBER = rf"(?:\d+(?:\.\d+)?|[{CN_NUMBER}]{{1,4}})"
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def to_number(text: str) -> float:
+    """The value of a numeral; raises ValueError when it is none."""
+    if _DIGITS.fullmatch(text):
+        return float(text)
+    # cn2an reads only the numeral itself: its in-sentence transform would also rewrite words
+    # such as 一卡一册 or 返乡一人, which the quotes must keep verbatim.
+    return float(cn2an.cn2an(text, "smart"))
+
+
+def to_int(text: str) -> int:
+    """A whole number from a numeral (month, day, count)."""
+    value = to_number(text)
+    if value != int(value):
+        raise ValueError(f"not a whole number: {text}")
+    return int(value)
