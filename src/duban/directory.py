@@ -121,9 +121,9 @@ def _rows_csv(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def _rows_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
+    from duban.xlsxsafe import open_workbook
 
-    sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+    sheet = open_workbook(path).worksheets[0]
     for line, row in enumerate(sheet.iter_rows(values_only=True), start=1):
         yield line, ["" if cell is None else str(cell) for cell in row]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 from duban import actions, evidence
 from duban.models import OccurrenceRow, PersonRow, TaskRow, UnitRow
 from duban.timeutil import MomentError, parse_moment
+from duban.xlsxsafe import XlsxRefused, as_text, open_workbook
 
 COLUMNS = {
     "occurrence": ("编号", "occurrence", "occurrence id", "id"),
@@ -104,12 +105,10 @@ def _text(value: Any) -> str:
 
 def read_rows(path: Path) -> Iterator[LedgerRow]:
     """The ledger's non-blank rows, with their Excel row numbers."""
-    from openpyxl import load_workbook
-
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
-        raise LedgerError([f"{path}:1: cannot read as an Excel .xlsx file ({type(error).__name__})"]) from None
+        book = open_workbook(path)
+    except XlsxRefused as error:
+        raise LedgerError([f"{path}:1: {error.reason}"]) from None
     try:
         sheet = book.worksheets[0]
         lines = sheet.iter_rows(values_only=True)
@@ -198,10 +197,16 @@ def import_reports(
 
 
 def _evidence(folder: Path, name: str, max_bytes: int) -> evidence.Upload:
-    """A file the ledger names, relative to the ledger's folder."""
-    file = (folder / name) if not Path(name).is_absolute() else Path(name)
+    """A file the ledger names, relative to the ledger's folder and inside it (after links are followed)."""
+    relative = PureWindowsPath(name)  # a ledger made on Windows writes 材料\开工.pdf; both slashes separate
+    if relative.is_absolute() or relative.drive or relative.root or ".." in relative.parts:
+        raise evidence.EvidenceError(f"佐证材料 {name}: outside the ledger's folder (name files in it or below it, "
+                                     f"like 材料/开工.pdf)")
+    file = folder.joinpath(*relative.parts)
     if not file.is_file():
         raise evidence.EvidenceError(f"佐证材料 {name}: no such file")
+    if not file.resolve().is_relative_to(folder.resolve()):
+        raise evidence.EvidenceError(f"佐证材料 {name}: outside the ledger's folder (a link to {file.resolve()})")
     with file.open("rb") as handle:
         data = handle.read(max_bytes + 1)
     return evidence.check(file.name, data, max_bytes=max_bytes)
@@ -225,6 +230,8 @@ def write_template(
     rows = _pending(engine, plan_id, tz, now, days) if engine is not None and plan_id and tz else []
     for row in rows:
         sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            as_text(cell)  # titles and names are written as text, never as formulas
     for letter, width in zip("ABCDEFGHI", (46, 30, 14, 18, 18, 18, 30, 10, 30), strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A2"

@@ -17,6 +17,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from duban.sheets.data import PALETTE, Item
 from duban.sheets.sheet import StatusSheet, Tally
+from duban.xlsxsafe import as_text, formula_like
 
 if TYPE_CHECKING:
     from duban.bulletin import Bulletin, UnitMonth
@@ -76,11 +77,11 @@ class Styles:
 
 def _cell(ws: WriteOnlyWorksheet, value: Any, styles: Styles, *, light: str | None = None, wrap: bool = False,
           number_format: str | None = None, font: Font | None = None) -> WriteOnlyCell | Any:
-    if not (light or wrap or number_format or font):
+    if not (light or wrap or number_format or font or formula_like(value)):
         return value
     cell = WriteOnlyCell(ws, value)
     cell._style = copy(styles.array(ws, light, wrap, number_format, font))
-    return cell
+    return as_text(cell)  # a title or name typed as "=..." is text, never a formula
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
