@@ -33,7 +33,8 @@ def make_draft(path: Path, *, year: int | None = None, known: list[Known] = ()) 
     """Read a plan document and find its tasks and 待定 items."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    doc = parse_document(read_lines(path))
+    lines = read_lines(path)
+    doc = parse_document(lines)
     if not doc.sentences and not doc.preamble:
         raise ValueError(f"{path}: no text found")
     ctx = Context(plan_year(doc, year, path), doc.issued)
@@ -46,7 +47,8 @@ def make_draft(path: Path, *, year: int | None = None, known: list[Known] = ()) 
                 start, end = min(start, day), max(end, day)
     title = doc.title or path.stem
     texts = [s.text for s in doc.sentences]
-    return Draft(str(path), title, ctx.year, doc.issued, start, end, words, found.tasks, found.pending, texts)
+    whole = "\n".join(line.text or "\n".join("\t".join(row) for row in line.rows) for line in lines)
+    return Draft(str(path), title, ctx.year, doc.issued, start, end, words, found.tasks, found.pending, texts, whole)
 
 
 def _window(doc: Document, ctx: Context) -> tuple[date, date, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from duban.catalog import Catalog, Task
 from duban.draft.model import Draft, DraftTask
@@ -30,8 +31,7 @@ def overlap(a: str, b: str) -> float:
 def catalog_schedule(task: Task) -> str:
     """A catalog task's schedule in the words the draft uses for its own."""
     if task.due is not None:
-        start = f"from {task.start} " if task.start < task.due and task.start != task.end else ""
-        return f"{start}due {task.due}"
+        return f"due {task.due}"
     times = f" ×{task.times}" if task.times > 1 else ""
     return f"every {task.every}{times}"
 
@@ -66,36 +66,67 @@ class Change:
         return f"{label}{who} {self.ref}{schedule}：{self.quote}"
 
 
+def kept(old: str, new: str) -> float:
+    """Share of the old text's words that the new text still has, in order."""
+    if not old or not new:
+        return 0.0
+    if old in new:
+        return 1.0
+    blocks = SequenceMatcher(None, old, new, autojunk=False).get_matching_blocks()
+    return sum(block.size for block in blocks if block.size >= 2) / len(old)
+
+
+def covered(text: str, quotes: list[str]) -> float:
+    """Share of a text that some quote also has (runs of 4 characters or more)."""
+    if not text:
+        return 0.0
+    marks = [False] * len(text)
+    grams = _grams(text)
+    for quote in quotes:
+        if not grams & _grams(quote):
+            continue
+        if quote in text:
+            at = text.index(quote)
+            marks[at : at + len(quote)] = [True] * len(quote)
+            continue
+        for block in SequenceMatcher(None, text, quote, autojunk=False).get_matching_blocks():
+            if block.size >= 4:
+                marks[block.a : block.a + block.size] = [True] * block.size
+    return sum(marks) / len(text)
+
+
+@lru_cache(maxsize=4096)
+def _grams(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 4] for i in range(len(text) - 3))
+
+
 def diff(catalog: Catalog, draft: Draft) -> list[Change]:
-    """Adds, changes and drops of a revised document against a catalog, in the document's order."""
-    text = "\n".join(draft.sentences)
+    """Adds, changes and drops of a revised document against a catalog."""
     changes: list[Change] = []
+    used: set[int] = set()
     for task in catalog.tasks:
-        if not task.quote or all(part in text for part in _parts(task.quote)):
+        if not task.quote or task.quote in draft.text:
             continue
-        best = max(draft.tasks, key=lambda t: overlap(task.quote, t.quote), default=None)
-        if best is not None and overlap(task.quote, best.quote) >= SIMILAR:
-            after = best.schedule.describe()
-            changes.append(Change("change", task.ref, task.id, catalog_schedule(task), after, task.quote, best.quote))
+        best = max(range(len(draft.tasks)), key=lambda i: kept(task.quote, draft.tasks[i].quote), default=None)
+        if best is not None and kept(task.quote, draft.tasks[best].quote) >= SIMILAR:
+            found = draft.tasks[best]
+            used.add(best)
+            after = found.schedule.describe()
+            changes.append(Change("change", task.ref, task.id, catalog_schedule(task), after, task.quote, found.quote))
             continue
-        sentence = max(draft.sentences, key=lambda s: overlap(task.quote, s), default="")
-        if sentence and overlap(task.quote, sentence) >= SIMILAR:
+        sentence = max(draft.sentences, key=lambda s: kept(task.quote, s), default="")
+        if sentence and kept(task.quote, sentence) >= SIMILAR:
             changes.append(Change("change", task.ref, task.id, catalog_schedule(task), "待定", task.quote, sentence))
         else:
             changes.append(Change("drop", task.ref, task.id, catalog_schedule(task), "", task.quote))
     quotes = [t.quote for t in catalog.tasks if t.quote]
-    for found in draft.tasks:
-        if not any(overlap(found.quote, q) >= SIMILAR for q in quotes):
+    for index, found in enumerate(draft.tasks):
+        if index not in used and covered(found.quote, quotes) < SIMILAR:
             changes.append(Change("add", found.ref, "", "", found.schedule.describe(), found.quote))
     for item in draft.pending:
-        if not any(overlap(item.quote, q) >= SIMILAR for q in quotes):
+        if covered(item.quote, quotes) < SIMILAR:
             changes.append(Change("pending", item.ref, "", "", "", item.quote))
     return changes
-
-
-def _parts(quote: str) -> list[str]:
-    """A quote may join sentences with 。; each part must still be in the text."""
-    return [part for part in quote.split("。") if part]
 
 
 def summary(changes: list[Change]) -> str:

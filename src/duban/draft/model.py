@@ -130,3 +130,4 @@ class Draft:
     tasks: list[DraftTask]
     pending: list[Pending]
     sentences: list[str] = field(default_factory=list)
+    text: str = ""
