@@ -169,7 +169,7 @@ def test_control_characters_are_refused_where_they_would_reach_a_message(old, ne
     assert all("\n" not in line and "\t" not in line for line in found)
 
 
-def test_a_quote_or_a_note_may_span_lines():
+def test_a_quote_or_a_note_may_span_lines_but_holds_no_other_control_character():
     text = MINI.replace(
         "    quote: 县委、县政府每半月至少专题研究一次脱贫攻坚工作\n",
         "    quote: |\n      县委、县政府每半月\n      至少专题研究一次脱贫攻坚工作\n"
@@ -177,6 +177,9 @@ def test_a_quote_or_a_note_may_span_lines():
     )
     task = parse_catalog(text).tasks[0]
     assert task.quote == "县委、县政府每半月\n至少专题研究一次脱贫攻坚工作\n" and task.note == "先学习\t后研究\n再部署"
+    found = problems(text.replace("后研究", "后研究\\0"))
+    note = "task 'leaders-study'.note has a NUL character (U+0000) after '先学习\\u0009后研究': remove it"
+    assert found == [f"plan.yaml:37:11: {note}"]
 
 
 def test_a_raw_control_character_in_the_file_is_named_by_line_and_column():

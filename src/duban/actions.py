@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, true, update
 
+from duban.directory import normalize_mobile
 from duban.evidence import EvidenceStore, Upload
 from duban.models import EventRow, EvidenceRow, GroupRow, OccurrenceRow, PersonRow, PlanRow, TaskRow
 from duban.store import utc
@@ -121,7 +122,7 @@ def find_actor(connection: Connection, *, plan_id: str, who: str) -> Actor:
     """A person named by id, email or mobile number, as the CLI and the Excel import take them."""
     person = PersonRow.__table__
     text = who.strip()
-    mobile = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isdigit())
+    mobile = normalize_mobile(text)  # the one reading of a mobile number, as `duban check` stores it
     rows = connection.execute(select(person).where(person.c.plan_id == plan_id, person.c.archived.is_(False)).where(
         or_(person.c.id == text, person.c.email == text, person.c.email == text.lower(),
             and_(person.c.mobile != "", person.c.mobile == (mobile or text))))).all()

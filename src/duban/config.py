@@ -29,6 +29,8 @@ class Settings:
     sms_daily_cap: int = 5
     send_lease_seconds: int = 600  # a message claimed this long ago and not sent is claimed again
     upload_max_mb: int = 20
+    archive_max_people_pct: int = 20  # a sync archiving more of the live people is refused
+    archive_max_reported_pct: int = 5  # ... or more of the live items that carry reports
 
     @property
     def var_path(self) -> Path:
@@ -43,13 +45,29 @@ def load_settings(environ: dict[str, str] | None = None, toml_path: str | Path |
     values: dict[str, object] = {}
     if toml_path.is_file():
         with toml_path.open("rb") as handle:
-            values.update(tomllib.load(handle).get("duban", {}))
-    for spec in fields(Settings):
-        raw = environ.get(f"DUBAN_{spec.name.upper()}")
-        if raw is not None:
-            values[spec.name] = int(raw) if spec.type == "int" else raw
+            try:
+                values.update(tomllib.load(handle).get("duban", {}))
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(f"{toml_path}: not valid TOML: {error}") from None
     known = {spec.name for spec in fields(Settings)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{toml_path}: unknown setting(s) {', '.join(unknown)}")
+    for spec in fields(Settings):
+        raw = environ.get(f"DUBAN_{spec.name.upper()}")
+        if raw is not None:
+            values[spec.name] = _whole(raw, f"DUBAN_{spec.name.upper()}") if spec.type == "int" else raw
+        elif spec.type == "int" and spec.name in values and not _is_whole(values[spec.name]):
+            raise ValueError(f"{toml_path}: {spec.name} = {values[spec.name]!r} is not a whole number")
     return Settings(**values)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _whole(raw: str, name: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name}: '{raw}' is not a whole number") from None

@@ -15,11 +15,6 @@ def _load_commands() -> None:
 
 
 def main() -> None:
-    """Entry point of the console script."""
-    import os
-
-    from duban.logs import configure
-
-    configure(os.environ.get("DUBAN_LOG_FORMAT"), os.environ.get("DUBAN_LOG_LEVEL"))
+    """Entry point of the console script (logging is set up by the app's callback, in cli.common)."""
     _load_commands()
     app()

@@ -13,6 +13,7 @@ import typer
 
 from duban.catalog import CatalogError
 from duban.config import Settings, load_settings
+from duban.controlchars import printable
 
 app = typer.Typer(
     help="督办 duban: turns a work plan into a deadline calendar and keeps officials on it.",
@@ -54,10 +55,21 @@ def friendly(command: F) -> F:
                 typer.echo(str(problem), err=True)
             raise typer.Exit(1) from None
         except user_errors() as error:
-            typer.echo(f"duban: {error}", err=True)
+            typer.echo(f"duban: {printable(str(error))}", err=True)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+@app.callback()
+@friendly
+def _logging() -> None:
+    # Set up inside the app (not before it), so a bad DUBAN_LOG_LEVEL is one clear line, never a traceback.
+    import os
+
+    from duban.logs import configure
+
+    configure(os.environ.get("DUBAN_LOG_FORMAT"), os.environ.get("DUBAN_LOG_LEVEL"))
 
 
 def settings() -> Settings:

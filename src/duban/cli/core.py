@@ -22,12 +22,16 @@ def _catalog_path(path: Path | None) -> Path:
 
 def _load(path: Path | None, contacts: Path | None):  # noqa: ANN202
     from duban.catalog import load_catalog
-    from duban.directory import load_people
+    from duban.directory import load_directory
 
     catalog = load_catalog(_catalog_path(path))
     contacts = contacts or (Path(settings().contacts) if settings().contacts else None)
-    people = load_people(contacts, catalog) if contacts else None
-    return catalog, people
+    if not contacts:
+        return catalog, None
+    directory = load_directory(contacts, catalog)
+    if directory.encoding not in ("", "UTF-8"):
+        typer.echo(f"duban: {contacts}: read as {directory.encoding} (GBK), not UTF-8", err=True)
+    return catalog, directory.people
 
 
 @app.command()
