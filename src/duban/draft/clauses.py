@@ -96,8 +96,10 @@ def parse_document(lines: list[Line]) -> Document:
             continue
         headings[level] = parts[0][1]
         ref = _ref(labels)
+        titled = len(parts) > 1 or (not SENTENCE_END.search(rest) and len(rest) <= 30)
         for index, (_, text) in enumerate(parts):
-            doc.sentences.append(Sentence(ref, text, line.number, heading=index == 0, headings=_chain(headings)))
+            heading = titled and index == 0
+            doc.sentences.append(Sentence(ref, text, line.number, heading=heading, headings=_chain(headings)))
     return doc
 
 
@@ -130,7 +132,9 @@ def _issued(text: str) -> date | None:
 
 def _table_sentences(line: Line, ref: str, headings: tuple[str, ...]) -> list[Sentence]:
     """A 任务分解表: one sentence per row, the task cell quoted; owner and deadline columns kept beside it."""
-    rows = [r for r in line.rows if any(cell.strip() for cell in r)]
+    numbered = list(zip(line.rows, line.row_lines or range(line.number, line.number + len(line.rows)), strict=True))
+    numbered = [(r, n) for r, n in numbered if any(cell.strip() for cell in r)]
+    rows = [r for r, _ in numbered]
     header_at = next((i for i, r in enumerate(rows) if any(TASK_COLUMN.search(c) and len(c) <= 8 for c in r)), None)
     if header_at is None:
         return [
@@ -163,7 +167,7 @@ def _table_sentences(line: Line, ref: str, headings: tuple[str, ...]) -> list[Se
             Sentence(
                 f"{ref}表{number}",
                 text,
-                line.number + header_at + index,
+                numbered[header_at + index][1],
                 headings=headings,
                 table_owner=cell(owner_col),
                 table_co_owner=cell(co_col),

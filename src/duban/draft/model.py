@@ -15,6 +15,7 @@ class Line:
     number: int
     text: str = ""
     rows: tuple[tuple[str, ...], ...] = ()
+    row_lines: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,16 @@ class Reader:
         schedules, unresolved = _schedules(sentence.table_due, self.ctx)
         # The words sit in the deadline column, not in the quote: no span in the quote.
         return [
-            Schedule(f"完成时限“{s.words}”", s.confidence, s.due, s.start, s.every, s.times, (0, 0), s.note)
+            Schedule(
+                s.words,
+                s.confidence,
+                s.due,
+                s.start,
+                s.every,
+                s.times,
+                (0, 0),
+                "；".join(filter(None, ["出自完成时限栏", s.note])),
+            )
             for s in schedules
         ], unresolved
 

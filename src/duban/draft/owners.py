@@ -20,16 +20,19 @@ ROLE = re.compile(
 )
 GROUPS = [
     re.compile(r"(?:县|市|区)级(?:各|相关|有关)?(?:行业主管|行业|职能)?部门"),
-    re.compile(r"各(?:乡镇|镇乡|镇|乡|街道|区县|区|县|部门|单位|成员单位|村|社区)(?:[（(](?:街道|社区|村|乡镇)[）)])?"),
+    re.compile(
+        r"各(?:乡镇|镇乡|镇|乡|街道|区县|区|县|部门|责任单位|单位|成员单位|村|社区)(?:[（(](?:街道|社区|村|乡镇)[）)])?"
+    ),
     re.compile(rf"(?:[{_HAN}]{{1,8}}、)+[{_HAN}]{{1,8}}等(?:部门|单位)"),
     re.compile(r"(?:相关|有关)(?:行业)?(?:主管)?部门|行业主管部门"),
 ]
-LEADERS = re.compile(r"(县|市|区|镇|乡)委、\1政府|(?:县|市|区)(?:委|政府)(?![办书常县])")
+LEADERS_PAIR = re.compile(r"(县|市|区|镇|乡)(?:党)?委、\1(?:人民)?政府")
+LEADERS = re.compile(r"(?:县|市|区)(?:委|政府)(?![办书常县])")
 _SUFFIXES = (
     "领导小组办公室|委员会办公室|领导小组|委员会|办公室|管理局|管理处|服务中心|中心|分局|支行|分行|公司|银行|协会|医院|学校|"
-    "局|委|办|部|院|所|站|队|处"
+    "局|委|办|部|院|所|站|队|处|室"
 )
-UNIT = re.compile(rf"(?:县|市|区)(?P<body>[{_HAN}]{{1,10}}?)(?:{_SUFFIXES})")
+UNIT = re.compile(rf"(?:县|市|区|镇|乡)(?P<body>[{_HAN}]{{1,10}}?)(?:{_SUFFIXES})")
 _BEFORE_UNIT = "由和及与同对向报请经送督促指导协助配合"
 _UNIT_STOP = re.compile(r"[的与及对在要把将等各级之为是由向从按被了而并或且其这那每中内外前后以来全书记干部]")
 TOWN = re.compile(
@@ -79,14 +82,16 @@ def find_mentions(text: str, known: list[Known] = ()) -> list[Owner]:
     for pattern in GROUPS:
         for m in pattern.finditer(text):
             add(m.start(), m.end(), "group", normalize(m.group(0)))
-    for m in LEADERS.finditer(text):
+    for m in LEADERS_PAIR.finditer(text):
         add(m.start(), m.end(), "unit", m.group(0))
-    for start in (m.start() for m in re.finditer(r"[县市区]", text)):
+    for start in (m.start() for m in re.finditer(r"[县市区镇乡]", text)):
         if start and re.match(rf"[{_HAN}]", text[start - 1]) and text[start - 1] not in _BEFORE_UNIT:
             continue  # 全县, 本县, 乡镇: part of another word
         end = _longest_unit(text, start)
         if end:
             add(start, end, "unit", text[start:end])
+    for m in LEADERS.finditer(text):
+        add(m.start(), m.end(), "unit", m.group(0))
     for m in TOWN.finditer(text):
         if "乡镇" not in m["name"] and "城乡" not in m["name"] and not m["name"].startswith("各"):
             add(m.start("name"), m.end("name"), "unit", m["name"])

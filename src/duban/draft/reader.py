@@ -35,23 +35,22 @@ def markdown_lines(text: str) -> list[Line]:
     """Markdown: headings and bullets lose their marks, pipe tables become tables."""
     lines: list[Line] = []
     table: list[tuple[str, ...]] = []
-    table_start = 0
+    numbers: list[int] = []
     for number, raw in enumerate(text.splitlines(), 1):
         stripped = raw.strip()
         if stripped.startswith("|"):
-            if not table:
-                table_start = number
             if not _MD_RULE.match(stripped):
                 table.append(tuple(_clean(cell) for cell in stripped.strip("|").split("|")))
+                numbers.append(number)
             continue
         if table:
-            lines.append(Line(table_start, rows=tuple(table)))
-            table = []
+            lines.append(Line(numbers[0], rows=tuple(table), row_lines=tuple(numbers)))
+            table, numbers = [], []
         text_line = _clean(_MD_BULLET.sub("", _MD_HEADING.sub("", raw)))
         if text_line:
             lines.append(Line(number, text_line))
     if table:
-        lines.append(Line(table_start, rows=tuple(table)))
+        lines.append(Line(numbers[0], rows=tuple(table), row_lines=tuple(numbers)))
     return lines
 
 

@@ -7,9 +7,13 @@ import re
 from duban.draft.model import Target
 from duban.draft.numerals import to_int
 
-_UNITS = "%|％|万人次|万人|万元|亿元|万户|万亩|人次|人|户|家|名|所|个学时|学时|公里|千米|亩|吨|座|处|项|套|辆|台|元|个"
+_UNITS = (
+    "%|％|个工作日|工作日|万人次|万人|万元|亿元|万户|万亩|人次|人|户|家|名|所|个学时|学时|"
+    + "公里|千米|亩|吨|座|处|项|套|辆|台|元|个"
+)
 NUMERIC = re.compile(
-    r"(?P<op1>不得低于|不低于|不得少于|不少于|不得超过|不超过|不高于|达到|达|超过|高于|低于|控制在|保持在|提高到|提升至|提高至)?"
+    r"(?P<op1>不得低于|不低于|不得少于|不少于|不得超过|不超过|不高于|达到|达|超过|高于|低于|控制在|保持在|提高到|提升至|提高至|"
+    r"压缩至|压缩到|缩短至|缩短到|降至|降低至|降低到)?"
     rf"\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>{_UNITS})(?P<op2>及以上|以上|以下|以内|左右)?"
 )
 ALL = re.compile(r"全部(?P<w>[\u4e00-\u9fff]{2,4})(?=[，,。；;、]|$)")
@@ -78,7 +82,7 @@ def find_targets(text: str, taken: list[tuple[int, int]] = ()) -> list[Target]:
         if not free(m.span()) or (m["unit"] == "个" and not (m["op1"] or m["op2"])):
             continue
         op = _OPS.get(m["op2"] or "", _OPS.get(m["op1"] or "", ">="))
-        unit = {"％": "%", "个学时": "学时", "个": "个"}.get(m["unit"], m["unit"])
+        unit = {"％": "%", "个学时": "学时", "个工作日": "工作日"}.get(m["unit"], m["unit"])
         metric = _metric_before(text, m.start(), taken) or _metric_after(text, m.end()) or "指标"
         add(Target(metric, op, float(m["n"]), unit, m.group(0), m.span()))
     for m in RANK.finditer(text):
