@@ -41,6 +41,13 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def store_env(env: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI's settings on a fresh store: a SQLite file, then a PostgreSQL schema."""
+    monkeypatch.setenv("DUBAN_DATABASE_URL", store_url)
+    return store_url
+
+
+@pytest.fixture
 def duban_logger() -> Iterator[logging.Logger]:
     """duban's logger, put back as it was (the CLI's callback installs a handler on the runner's stderr)."""
     logger = logging.getLogger("duban")
@@ -74,8 +81,8 @@ def xlsx(path: Path, *rows: list) -> Path:
     return path
 
 
-def people_in(store: Path) -> list[tuple[str, str]]:
-    engine = make_engine(f"sqlite:///{store}")
+def people_in(url: str) -> list[tuple[str, str]]:
+    engine = make_engine(url)
     with engine.connect() as connection:
         rows = connection.execute(select(PersonRow.name, PersonRow.mobile).order_by(PersonRow.name)).all()
     engine.dispose()
@@ -85,15 +92,15 @@ def people_in(store: Path) -> list[tuple[str, str]]:
 # --- section 3: a name with a line break (Alt+Enter in an Excel cell) -------------------------------------
 
 
-def test_a_name_with_a_line_break_is_refused_by_check_and_sync_and_changes_nothing(env: Path):
+def test_a_name_with_a_line_break_is_refused_by_check_and_sync_and_changes_nothing(env: Path, store_env: str):
     good = xlsx(env / "good.xlsx", HEADER, GOOD)
     assert duban("sync", MINI, "--contacts", str(good)).exit_code == 0
-    before = people_in(env / "duban.sqlite")
+    before = people_in(store_env)
     bad = xlsx(env / "contacts.xlsx", HEADER, GOOD, ["王\n五", "office", "head", "w5@example.org", "13800000099"])
     expected = f"{bad}:3:1: name has a line break (U+000A) after '王' (Alt+Enter in an Excel cell makes one): remove it"
     assert one_line(duban("check", MINI, "--contacts", str(bad))) == expected
     assert one_line(duban("sync", MINI, "--contacts", str(bad))) == expected
-    assert people_in(env / "duban.sqlite") == before == [("赵六", "13800000098")]
+    assert people_in(store_env) == before == [("赵六", "13800000098")]
 
 
 def test_a_title_with_a_line_break_is_refused_by_sync_with_line_and_column(env: Path):
@@ -171,7 +178,7 @@ def test_an_unknown_log_setting_is_one_line(env: Path, monkeypatch, duban_logger
     assert one_line(duban("check", MINI)) == expected
 
 
-def test_full_width_digits_in_a_mobile_are_read_as_ascii_and_found_again(env: Path):
+def test_full_width_digits_in_a_mobile_are_read_as_ascii_and_found_again(env: Path, store_env: str):
     contacts = env / "contacts.csv"
     rows = [HEADER, ["王五", "office", "head", "w5@example.org", "１３８　００００　００９９"], GOOD]
     with contacts.open("w", encoding="utf-8", newline="") as handle:
@@ -179,7 +186,7 @@ def test_full_width_digits_in_a_mobile_are_read_as_ascii_and_found_again(env: Pa
     result = duban("check", MINI, "--contacts", str(contacts))
     assert result.exit_code == 0 and result.stdout.endswith(", 2 people\n"), result.output
     assert duban("sync", MINI, "--contacts", str(contacts)).exit_code == 0
-    assert people_in(env / "duban.sqlite") == [("王五", "13800000099"), ("赵六", "13800000098")]
+    assert people_in(store_env) == [("王五", "13800000099"), ("赵六", "13800000098")]
     # The person lookup (link, ack, done, import-reports) reads a number the same way.
     for who in ("＋８６ １３８－００００－００９９", "+86 138 0000 0099"):
         found = duban("link", who, "--as-of", "2020-09-01 09:00")
@@ -195,7 +202,7 @@ def test_a_gbk_csv_is_read_and_says_so(env: Path, codec: str):
     assert result.stdout == "ok: 6 tasks, 4 units, 1 groups, 21 occurrences, 2020-09-01 to 2020-12-31, 1 people\n"
     assert result.stderr == f"duban: {contacts}: read as GB18030 (GBK), not UTF-8\n"
     assert duban("sync", MINI, "--contacts", str(contacts)).exit_code == 0
-    assert people_in(env / "duban.sqlite") == [("王五", "13800000099")]
+    assert people_in(f"sqlite:///{env / 'duban.sqlite'}") == [("王五", "13800000099")]
 
 
 def test_a_csv_in_neither_encoding_is_one_line(env: Path):
@@ -203,3 +210,17 @@ def test_a_csv_in_neither_encoding_is_one_line(env: Path):
     contacts.write_bytes("姓名,单位,角色,邮箱\n".encode() + "王五,office,head,w5@example.org\n".encode("utf-16"))
     line = one_line(duban("check", MINI, "--contacts", str(contacts)))
     assert line.startswith(f"{contacts}:2:1: neither UTF-8 nor GB18030 (GBK) text")
+
+
+def test_a_setting_that_is_not_a_number_names_the_variable(env: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DUBAN_SMS_DAILY_CAP", "five")
+    assert one_line(duban("check", MINI)) == "duban: DUBAN_SMS_DAILY_CAP: 'five' is not a whole number"
+
+
+def test_a_broken_duban_toml_names_the_file(env: Path, monkeypatch: pytest.MonkeyPatch):
+    toml = env / "duban.toml"
+    toml.write_text('[duban]\nsms_daily_cap = "five"\n', encoding="utf-8")
+    monkeypatch.setenv("DUBAN_CONFIG", str(toml))
+    assert one_line(duban("check", MINI)) == f"duban: {toml}: sms_daily_cap = 'five' is not a whole number"
+    toml.write_text("[duban\n", encoding="utf-8")
+    assert one_line(duban("check", MINI)).startswith(f"duban: {toml}: not valid TOML: Expected ']'")
