@@ -97,7 +97,9 @@ def load_units(path: Path) -> Book:
         raise ValueError(f"{path}:1:1: a unit list needs 'units:', a list of {{id, name}}")
     book = Book()
     for kind, key in (("unit", "units"), ("group", "groups"), ("role", "roles")):
-        items = doc.get(key) or []
+        items = doc.get(key)
+        if items is None:
+            continue
         if not isinstance(items, LocatedList):
             raise ValueError(f"{doc.value_where[key]}: '{key}' must be a list")
         for item, where in zip(items, items.item_where, strict=False):
