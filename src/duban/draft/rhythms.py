@@ -79,10 +79,19 @@ def find_rhythms(text: str) -> list[Schedule]:
         add(match, _FREQ[match["f"]], times=max(1, to_int(match["n"])))
     for match in EVERY.finditer(text):
         add(match, _FREQ[match["f"]], times=_times(text, match.end()))
+    explicit = {_base(s.every) for s in found}
     for match in COMPOUND.finditer(text):
-        add(match, _FREQ[match["f"]], MEDIUM if match["f"] == "季" else HIGH)
+        if _base(_FREQ[match["f"]]) not in explicit:  # 每周五前报送周报: one weekly rhythm, not two
+            add(match, _FREQ[match["f"]], MEDIUM if match["f"] == "季" else HIGH)
     found.sort(key=lambda s: s.span)
     return _merge(found)
+
+
+def _base(every: str | None) -> str:
+    """The frequency under an rrule: FREQ=WEEKLY;BYDAY=FR is weekly."""
+    if every and every.startswith("rrule:"):
+        return every.split("FREQ=")[1].split(";")[0].lower()
+    return every or ""
 
 
 def _merge(found: list[Schedule]) -> list[Schedule]:
