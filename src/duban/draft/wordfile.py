@@ -6,8 +6,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import cn2an
-
 from duban.draft.model import Line
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -51,6 +49,8 @@ def _table_rows(table: Any) -> tuple[tuple[str, ...], ...]:
 
 def format_number(value: int, fmt: str) -> str:
     """A counter in one of Word's number formats (w:numFmt)."""
+    import cn2an
+
     if fmt in ("chineseCounting", "chineseCountingThousand", "taiwaneseCounting", "ideographDigital"):
         return cn2an.an2cn(value)
     if fmt == "chineseLegalSimplified":
