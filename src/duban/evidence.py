@@ -9,11 +9,15 @@ import re
 import tempfile
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_FILES = 10
 MAX_NAME = 100
+HEAD_BYTES = 1024  # what _sniff looks at
+FILE_MODE = 0o640  # evidence files (and staging files while they are written)
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # Extension -> the content type a file with that extension must turn out to be.
@@ -39,17 +43,19 @@ class EvidenceError(ValueError):
 
 @dataclass(frozen=True)
 class Upload:
-    """A checked file, not yet on disk."""
+    """A checked file, not yet kept: its bytes in memory (`data`), or already on disk in a staging file (`staged`)."""
 
     name: str
     content_type: str
-    data: bytes
     sha256: str
+    size: int
+    data: bytes = b""
+    staged: Path | None = None
 
-    @property
-    def size(self) -> int:
-        """Bytes."""
-        return len(self.data)
+    def discard(self) -> None:
+        """Remove the staging file, if it was not kept (after `EvidenceStore.put` it is already gone)."""
+        if self.staged is not None:
+            self.staged.unlink(missing_ok=True)
 
 
 def clean_name(raw: str) -> str:
@@ -71,7 +77,7 @@ def _shown(raw: str) -> str:
 
 
 def _sniff(data: bytes) -> str | None:
-    """The content type the bytes really are, or None."""
+    """The content type the bytes really are (judged from the first HEAD_BYTES), or None."""
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -91,37 +97,52 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _ooxml_ok(data: bytes, ext: str) -> bool:
+def _ooxml_ok(opened: BinaryIO, ext: str) -> bool:
     """A real Word/Excel/PowerPoint file: a zip with [Content_Types].xml and the part folder of its kind."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(opened) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, ValueError, OSError):
         return False
     return "[Content_Types].xml" in names and any(n.startswith(OOXML_PART[ext]) for n in names)
 
 
-def check(raw_name: str, data: bytes, *, max_bytes: int) -> Upload:
-    """A file accepted as evidence, or EvidenceError saying why not (type judged by content, not by name)."""
-    name = clean_name(raw_name)
-    if not data:
+def _too_big(name: str, max_bytes: int, size: int | None = None) -> EvidenceError:
+    shown = f"（{size / 1048576:.1f} MB）" if size is not None else ""
+    return EvidenceError(f"“{name}”太大{shown}，单个文件不能超过 {max_bytes // 1048576} MB")
+
+
+def _content_type(name: str, head: bytes, size: int, opener: Callable[[], BinaryIO], max_bytes: int) -> str:
+    """What a file called `name` whose first bytes are `head` really is; EvidenceError if it may not be kept."""
+    if not size:
         raise EvidenceError(f"“{name}”是空文件")
-    if len(data) > max_bytes:
-        raise EvidenceError(f"“{name}”太大（{len(data) / 1048576:.1f} MB），单个文件不能超过 {max_bytes // 1048576} MB")
+    if size > max_bytes:
+        raise _too_big(name, max_bytes, size)
     ext = os.path.splitext(name)[1].lower()
     expected = KINDS.get(ext)
     if expected is None:
         raise EvidenceError(f"“{name}”的类型不能作为佐证材料，只收{ALLOWED_TEXT}")
-    sniffed = _sniff(data)
+    sniffed = _sniff(head)
     if ext in OOXML_PART:
-        genuine = sniffed == "zip" and _ooxml_ok(data, ext)
+        if sniffed == "zip":
+            with opener() as opened:
+                genuine = _ooxml_ok(opened, ext)
+        else:
+            genuine = False
     elif expected in ("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint"):
         genuine = sniffed == "ole2"
     else:
         genuine = sniffed == expected
     if not genuine:
         raise EvidenceError(f"“{name}”的内容与扩展名不符（不是真正的{ext[1:].upper()}文件），请上传原始文件")
-    return Upload(name=name, content_type=expected, data=data, sha256=hashlib.sha256(data).hexdigest())
+    return expected
+
+
+def check(raw_name: str, data: bytes, *, max_bytes: int) -> Upload:
+    """A file accepted as evidence, or EvidenceError saying why not (type judged by content, not by name)."""
+    name = clean_name(raw_name)
+    kind = _content_type(name, data[:HEAD_BYTES], len(data), lambda: io.BytesIO(data), max_bytes)
+    return Upload(name=name, content_type=kind, sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data)
 
 
 def check_all(files: list[tuple[str, bytes]], *, max_bytes: int) -> list[Upload]:
@@ -134,8 +155,49 @@ def check_all(files: list[tuple[str, bytes]], *, max_bytes: int) -> list[Upload]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
+class Staging:
+    """One incoming file, written to a staging file in the evidence folder and hashed as its bytes arrive."""
+
+    def __init__(self, name: str, path: Path, handle: BinaryIO, max_bytes: int) -> None:
+        self.name, self.path, self.handle, self.max_bytes = name, path, handle, max_bytes
+        self.size = 0
+        self.head = b""
+        self.digest = hashlib.sha256()
+
+    def write(self, chunk: bytes) -> None:
+        """Add bytes; past `max_bytes` the file is dropped and EvidenceError raised (the rest need not be read)."""
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            self.discard()
+            raise _too_big(self.name, self.max_bytes)
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[: HEAD_BYTES - len(self.head)]
+        self.digest.update(chunk)
+        self.handle.write(chunk)
+
+    def finish(self) -> Upload:
+        """The whole file is here: check it by its content (EvidenceError drops it) and say where it waits."""
+        try:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            kind = _content_type(self.name, self.head, self.size, lambda: self.path.open("rb"), self.max_bytes)
+        except BaseException:
+            self.discard()
+            raise
+        return Upload(name=self.name, content_type=kind, sha256=self.digest.hexdigest(), size=self.size,
+                      staged=self.path)
+
+    def discard(self) -> None:
+        """Close and remove the staging file."""
+        self.handle.close()
+        self.path.unlink(missing_ok=True)
+
+
 class EvidenceStore:
-    """Files under `root` (var/evidence) by content hash: ab/abcdef...; identical files are kept once."""
+    """Files under `root` (var/evidence) by content hash: ab/abcdef...; identical files are kept once.
+
+    Every file and folder under `root` is made by `_new_file` and `_new_folder`."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -146,22 +208,41 @@ class EvidenceStore:
             raise EvidenceError("bad content hash")
         return self.root / sha256[:2] / sha256
 
+    def _new_folder(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _new_file(self, folder: Path) -> tuple[BinaryIO, Path]:
+        """A new, empty staging file in `folder`, open for writing (renamed into place once complete)."""
+        descriptor, temporary = tempfile.mkstemp(dir=self._new_folder(folder), prefix=".upload-")
+        os.fchmod(descriptor, FILE_MODE)
+        return os.fdopen(descriptor, "wb"), Path(temporary)
+
+    def stage(self, raw_name: str, *, max_bytes: int) -> Staging:
+        """Start receiving a file called `raw_name` (EvidenceError at once for a name with a folder in it)."""
+        name = clean_name(raw_name)
+        handle, path = self._new_file(self.root)
+        return Staging(name, path, handle, max_bytes)
+
     def put(self, upload: Upload) -> Path:
-        """Write the file (atomically) unless it is already there."""
+        """Keep the file under its hash (atomically: a rename), unless an identical one is already there."""
         target = self.path(upload.sha256)
         if target.is_file() and target.stat().st_size == upload.size:
+            upload.discard()
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        self._new_folder(target.parent)
+        if upload.staged is not None:
+            os.replace(upload.staged, target)
+            return target
+        handle, temporary = self._new_file(target.parent)
         try:
-            with os.fdopen(descriptor, "wb") as handle:
+            with handle:
                 handle.write(upload.data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(temporary, 0o640)
             os.replace(temporary, target)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         return target
 

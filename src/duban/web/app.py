@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import Engine, select, text
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 from starlette.responses import FileResponse
 
 from duban import actions, evidence
@@ -24,7 +27,8 @@ from duban.output import as_ics
 from duban.status import STATE_LABELS, STATES
 from duban.store import make_engine
 from duban.templating import environment
-from duban.web import queries, sessions
+from duban.web import accesslog, queries, sessions, uploads
+from duban.web.frontdoor import FrontDoor
 
 STATUS_OF = {"forbidden": 403, "not_found": 404, "conflict": 409, "invalid": 400}
 DONE_TEXT = {"ack": "已签收。", "report": "已报告办结，等待督办室审核销号。", "undo": "已撤回报告。",
@@ -35,11 +39,14 @@ MINE_LIMIT = 30
 SHOWS = {"ack": ("acked",), "report": ("reported", "acked"), "undo": ("open", "acked"), "verify": ("verified",),
          "reject": ("open",), "waive": ("waived",)}
 ALL_LIMIT = 300
+FORM_LIMIT = 1024 * 1024  # a form without files: notes and reasons are at most 2,000 characters
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
 }
+FRAMING = {400: ("请求格式有误", "请求同时声明了两种长度，无法处理。什么也没有保存。"),
+           411: ("无法提交", "请求缺少长度信息，请用浏览器重新提交。")}
 
 
 class PageError(Exception):
@@ -57,6 +64,10 @@ class Visit:
     session: sessions.Session
     actor: actions.Actor
     plan: queries.PlanInfo
+
+
+def _multipart(headers: Headers) -> bool:
+    return headers.get("content-type", "").lower().startswith("multipart/form-data")
 
 
 def _safe_next(target: str | None) -> str:
@@ -97,23 +108,32 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
     async def page_error(_request: Request, error: PageError) -> HTMLResponse:
         return refuse(error.status, error.title, error.message)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable) -> Response:
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is None or not length.isdigit():
-                return refuse(411, "无法提交", "请求缺少长度信息，请用浏览器重新提交。")
-            if int(length) > body_limit:
-                return refuse(413, "文件太大",
-                              f"一次提交的文件太大：单个文件不超过 {settings.upload_max_mb} MB，"
-                              f"一次最多 {evidence.MAX_FILES} 个。什么也没有保存。")
-        response = await call_next(request)
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    def too_large() -> HTMLResponse:
+        return refuse(413, "文件太大", f"一次提交的文件太大：单个文件不超过 {settings.upload_max_mb} MB，"
+                                       f"一次最多 {evidence.MAX_FILES} 个。什么也没有保存。")
+
+    def door_refusal(status: int) -> HTMLResponse:
+        return too_large() if status == 413 else refuse(status, *FRAMING[status])
+
+    def body_limit_for(headers: Headers) -> int:
+        return body_limit if _multipart(headers) else FORM_LIMIT
+
+    def admit(connection: HTTPConnection) -> Response | None:
+        """Every POST needs a session, and a multipart one its CSRF token in the URL: judged before the body."""
+        session = sessions.lookup(db, connection.cookies.get(sessions.COOKIE), clock())
+        if session is None:
+            return refuse(401, "请先登录", SIGN_IN_HINT)
+        if _multipart(connection.headers) and not session.csrf_ok(connection.query_params.get("csrf")):
+            return refuse(403, "表单已失效", CSRF_HINT)
+        connection.scope.setdefault("state", {})["session"] = session
+        return None
+
+    app.add_middleware(FrontDoor, limit=body_limit_for, admit=admit, refuse=door_refusal, headers=HEADERS)
+    accesslog.install()
 
     def visit_of(request: Request, required: bool = True) -> Visit | None:
-        session = sessions.lookup(db, request.cookies.get(sessions.COOKIE), clock())
+        session = request.scope.get("state", {}).get("session") or sessions.lookup(
+            db, request.cookies.get(sessions.COOKIE), clock())
         if session is not None:
             with db.connect() as connection:
                 plan = queries.plan_info(connection, session.plan_id)
@@ -207,36 +227,68 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         return OccurrenceRow.__table__.c.id == occurrence_id
 
     @app.post("/do/{action}/{occurrence_id:path}")
-    def act(
-        request: Request, action: str, occurrence_id: str, csrf: str = Form(""), note: str = Form(""),
-        value: str = Form(""), reason: str = Form(""), back: str = Form(""),
-        upload: list[UploadFile] = File(default=[]),  # noqa: B008 - FastAPI's way of declaring form files
-    ) -> Response:
-        visit = visit_of(request)
-        check_csrf(visit, csrf)
+    async def act(request: Request, action: str, occurrence_id: str) -> Response:
+        """An action; a report's files are streamed to the evidence folder, once the person may make it."""
+        visit = await run_in_threadpool(visit_of, request)
+        if _multipart(request.headers):
+            check_csrf(visit, request.query_params.get("csrf", ""))  # the front door checked it too
+            refused = await run_in_threadpool(_refused_now, visit, action, occurrence_id)
+            if refused is not None:
+                return refused  # before reading the files: they could not be kept anyway
+            try:
+                received = await uploads.receive(request, store=files, max_bytes=max_bytes,
+                                                 take_files=action == "report")
+            except uploads.FormError as error:
+                return refuse(400, "无法提交", str(error), visit)
+        else:
+            form = await request.form()
+            received = uploads.Received(fields={k: v for k, v in reversed(form.multi_items()) if isinstance(v, str)})
+            check_csrf(visit, received.fields.get("csrf", ""))
+            if action not in actions.ACTIONS:
+                return refuse(404, "没有这个操作", f"没有“{action}”这个操作。", visit)
+        try:
+            return await run_in_threadpool(_act, visit, action, occurrence_id, received)
+        finally:
+            received.discard()
+
+    def _refused_now(visit: Visit, action: str, occurrence_id: str) -> Response | None:
         if action not in actions.ACTIONS:
             return refuse(404, "没有这个操作", f"没有“{action}”这个操作。", visit)
-        form = {"note": note, "value": value, "reason": reason}
+        with db.connect() as connection:
+            try:
+                item = actions.load_item(connection, plan_id=visit.plan.id, occurrence_id=occurrence_id)
+            except actions.ActionRefused as refused:
+                return _refusal_page(visit, occurrence_id, refused, {})
+        problem = actions.refusal(visit.actor, item, action)
+        return None if problem is None else _refusal_page(visit, occurrence_id, problem, {})
+
+    def _refusal_page(visit: Visit, occurrence_id: str, refused: Exception, form: dict[str, str]) -> HTMLResponse:
+        code = getattr(refused, "code", "invalid")
+        if code in ("not_found", "forbidden"):
+            return refuse(STATUS_OF[code], "不能办理", str(refused), visit)
+        return _item(visit, occurrence_id, error=str(refused), status=STATUS_OF[code], form=form)
+
+    def _act(visit: Visit, action: str, occurrence_id: str, received: uploads.Received) -> Response:
+        fields = received.fields
+        form = {key: fields.get(key, "") for key in ("note", "value", "reason")}
         try:
-            kwargs = _arguments(action, note, value, reason, upload)
+            if received.problem:
+                raise evidence.EvidenceError(received.problem)
+            kwargs = _arguments(action, form, received.files)
             with db.begin() as connection:
                 actions.ACTIONS[action](connection=connection, actor=visit.actor, occurrence_id=occurrence_id,
                                         now=clock(), source="web", **kwargs)
         except (actions.ActionRefused, evidence.EvidenceError) as refused:
-            code = getattr(refused, "code", "invalid")
-            if code in ("not_found", "forbidden"):
-                return refuse(STATUS_OF[code], "不能办理", str(refused), visit)
-            return _item(visit, occurrence_id, error=str(refused), status=STATUS_OF[code], form=form)
-        target = "/queue" if back == "queue" else item_path(occurrence_id)
+            return _refusal_page(visit, occurrence_id, refused, form)
+        target = "/queue" if fields.get("back") == "queue" else item_path(occurrence_id)
         return RedirectResponse(f"{target}?ok={action}", status_code=303)
 
-    def _arguments(action: str, note: str, value: str, reason: str, uploads: list[UploadFile]) -> dict[str, Any]:
+    def _arguments(action: str, form: dict[str, str], uploaded: list[evidence.Upload]) -> dict[str, Any]:
         if action in ("reject", "waive"):
-            return {"reason": reason}
-        kwargs: dict[str, Any] = {"note": note}
+            return {"reason": form["reason"]}
+        kwargs: dict[str, Any] = {"note": form["note"]}
         if action == "report":
-            offered = [(u.filename or "", u.file.read(max_bytes + 1)) for u in uploads if u.filename or u.size]
-            kwargs.update(value=value, files=evidence.check_all(offered, max_bytes=max_bytes), store=files)
+            kwargs.update(value=form["value"], files=uploaded, store=files)
         return kwargs
 
     @app.get("/queue", response_class=HTMLResponse)
