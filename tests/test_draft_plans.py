@@ -108,3 +108,29 @@ def test_shipped_plan_recall_and_precision_against_the_catalog():
     result = bench.measure()
     assert result["recall"] >= 0.9, result["missed"]
     assert result["precision"] >= 0.8, [(t.ref, t.quote) for t in result["false"]]
+
+
+def test_notice_without_clause_numbers_uses_paragraphs_as_clauses():
+    draft = make_draft(DRAFT_DATA / "notice.txt")
+    assert (draft.title, str(draft.issued)) == ("关于做好2024年秋冬季森林防火工作的通知", "2024-09-20")
+    assert [plain(t) for t in draft.tasks] == [
+        {
+            "ref": "第3段",
+            "quote": "各乡镇要于10月31日前完成林区防火隔离带清理",
+            "due": "2024-10-31",
+            "owners": ["各乡镇"],
+        },
+        {"ref": "第3段", "quote": "每周五前报送火情周报", "every": "rrule:FREQ=WEEKLY;BYDAY=FR", "owners": ["各乡镇"]},
+        {
+            "ref": "第3段",
+            "quote": "县林业局要常态化开展防火巡查，11月中旬前组织一次森林火灾应急演练",
+            "due": "2024-11-20",
+            "owners": ["县林业局"],
+        },
+        {
+            "ref": "第4段",
+            "quote": "县应急管理局负责统筹调度，每月5日前向县政府报告防火工作情况",
+            "every": "rrule:FREQ=MONTHLY;BYMONTHDAY=5",
+            "owners": ["县应急管理局"],
+        },
+    ]

@@ -100,7 +100,16 @@ def parse_document(lines: list[Line]) -> Document:
         for index, (_, text) in enumerate(parts):
             heading = titled and index == 0
             doc.sentences.append(Sentence(ref, text, line.number, heading=heading, headings=_chain(headings)))
+    if not numbered_seen and not doc.sentences:
+        _unnumbered(doc)
     return doc
+
+
+def _unnumbered(doc: Document) -> None:
+    """A notice without clause numbers: its paragraphs are its clauses, 第1段, 第2段 ..."""
+    paragraphs = {line: n for n, line in enumerate(dict.fromkeys(s.line for s in doc.preamble), 1)}
+    doc.sentences = [Sentence(f"第{paragraphs[s.line]}段", s.text, s.line) for s in doc.preamble]
+    doc.preamble = []
 
 
 def _ref(labels: list[str | None]) -> str:
