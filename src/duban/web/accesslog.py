@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import re
 
-REDACTED = "…redacted"
+REDACTED = "[redacted]"  # ASCII: a log stream may not take more
 TOKEN_PATH = re.compile(r"(/(?:login|ics)/)[^/?#\s\"]+")
 TOKEN_PARAM = re.compile(r"([?&](?:csrf|token)=)[^&#\s\"]*")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
 def redact(text: str) -> str:
-    """`text` with sign-in and calendar tokens and CSRF tokens replaced by `…redacted`."""
+    """`text` with sign-in and calendar tokens and CSRF tokens replaced by `[redacted]`."""
     return TOKEN_PARAM.sub(r"\1" + REDACTED, TOKEN_PATH.sub(r"\1" + REDACTED, text))
 
 
