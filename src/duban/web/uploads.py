@@ -19,6 +19,7 @@ from starlette.requests import Request
 from duban import evidence
 
 FIELD_LIMIT = 64 * 1024  # one text field (a note is at most 2,000 characters)
+FIELDS_LIMIT = 1024 * 1024  # all text fields of a form together
 MALFORMED = "表单格式有误，请返回上一页重新提交。什么也没有保存。"
 
 
@@ -60,6 +61,7 @@ class _Reader:
         self.header_value = b""
         self.disposition = b""
         self.offered = 0
+        self.text_bytes = 0
         self.open: list[evidence.Staging] = []
         self.todo: list[Callable[[], None]] = []  # disk work for the thread pool, in order
 
@@ -106,7 +108,8 @@ class _Reader:
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         part = self.part
         if part.filename is None:
-            if len(part.text) + end - start > FIELD_LIMIT:
+            self.text_bytes += end - start
+            if len(part.text) + end - start > FIELD_LIMIT or self.text_bytes > FIELDS_LIMIT:
                 raise FormError("填写的内容太长，请精简后重新提交。什么也没有保存。")
             part.text += data[start:end]
         elif not part.skip:
