@@ -36,9 +36,14 @@ def clock() -> datetime:
 
 @task(name="sync", cache_policy=NO_CACHE)
 def sync_task(settings: Settings, now: datetime) -> str:
-    """Sync the catalog (and contacts, when configured) into the store."""
+    """Sync the catalog (and contacts when configured, else keeping the store's directory) into the store.
+
+    A sync refused for archiving too much fails the task, and so the flow: loudly, with the reason."""
     report = runs.resync(runs.open_store(settings), settings, now)
-    return "no catalog file: skipped" if report is None else report.summary()
+    if report is None:
+        return "no catalog file: skipped"
+    kept = "" if report.people_kept is None else f" (directory: the store's {report.people_kept} people)"
+    return report.summary() + kept
 
 
 @task(name="decide", cache_policy=NO_CACHE)

@@ -79,6 +79,9 @@ class TaskRow(SQLModel, table=True):
     target: str | None = None
     policy: str = "{}"
     note: str = ""
+    origin: str = Field(default="catalog", max_length=20)  # catalog | assigned (交办) | problem (问题清单)
+    source: str = Field(default="", max_length=100)  # 来源 of a problem (国家普查, 市级督查, ...) or 交办
+    assigned_by: str = Field(default="", max_length=100)  # the person who handed it out or imported it
     archived: bool = False
 
 
@@ -109,6 +112,7 @@ class OccurrenceRow(SQLModel, table=True):
     value: float | None = None
     verified_at: datetime | None = None
     waived_at: datetime | None = None
+    original_due: datetime | None = None  # the deadline before a granted extension (延期); sheets show it
     archived: bool = False
     updated_at: datetime | None = None
 

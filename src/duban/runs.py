@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from duban.config import Settings
 from duban.links import secret_for
@@ -93,38 +93,27 @@ def dispatch_one(engine: Engine, senders: dict, as_of: datetime, clock: Callable
 
 def people_in_store(engine: Engine, plan_id: str) -> list:
     """The directory as the store has it (a sync without a contacts file keeps it)."""
-    from duban.directory import person_from_row
-    from duban.models import PersonRow
+    from duban.sync import stored_people
 
     with engine.connect() as connection:
-        rows = connection.execute(select(PersonRow).where(PersonRow.plan_id == plan_id,
-                                                          PersonRow.archived.is_(False))).all()
-    return [person_from_row(r[0]) for r in rows]
+        return stored_people(connection, plan_id)
 
 
 def resync(engine: Engine, settings: Settings, now: datetime, catalog_path: str | None = None,
            contacts_path: str | None = None) -> SyncReport | None:
-    """Sync the catalog file (and contacts file, when configured) into the store; None when there is no catalog."""
+    """Sync the catalog file into the store, with the contacts file when one is configured, else keeping the
+    store's directory; None when there is no catalog. Refused (SyncRefused) when it would archive too much."""
     from duban.catalog import load_catalog
-    from duban.directory import load_people
-    from duban.sync import sync
+    from duban.sync import limits_from, read_contacts, sync
 
     path = Path(catalog_path or settings.catalog)
     if not path.is_file():
         return None
     catalog = load_catalog(path)
     contacts = contacts_path or settings.contacts
-    if contacts:
-        people = load_people(contacts, catalog)
-    else:
-        from duban.store import require_tables
-
-        try:
-            require_tables(engine)
-            people = people_in_store(engine, catalog.plan.id)
-        except Exception:
-            people = []
-    return sync(engine=engine, catalog=catalog, catalog_text=path.read_text(encoding="utf-8"), people=people, now=now)
+    people = read_contacts(contacts, catalog) if contacts else None
+    return sync(engine=engine, catalog=catalog, catalog_text=path.read_text(encoding="utf-8"), people=people,
+                now=now, limits=limits_from(settings))
 
 
 @dataclass

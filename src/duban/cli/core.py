@@ -145,13 +145,40 @@ def status(
 
 @app.command()
 @friendly
-def sync(path: PathArg = None, contacts: ContactsOpt = None) -> None:
-    """Load the catalog and directory into the store and expand occurrences (idempotent)."""
+def sync(
+    path: PathArg = None,
+    contacts: ContactsOpt = None,
+    allow_archive: Annotated[bool, typer.Option(
+        "--allow-archive", help="archive whatever the catalog and directory no longer name, past the limits")] = False,
+    max_archive_people: Annotated[int | None, typer.Option(
+        "--max-archive-people", help="refuse to archive more than this % of the people "
+        "(default: DUBAN_ARCHIVE_MAX_PEOPLE_PCT, 20)", show_default=False)] = None,
+    max_archive_reported: Annotated[int | None, typer.Option(
+        "--max-archive-reported", help="refuse to archive more than this % of the items that carry reports "
+        "(default: DUBAN_ARCHIVE_MAX_REPORTED_PCT, 5)", show_default=False)] = None,
+) -> None:
+    """Load the catalog and directory into the store and expand occurrences (idempotent).
+
+    Without --contacts (or DUBAN_CONTACTS) the store's directory is kept."""
+    from dataclasses import replace
+
+    from duban.sync import limits_from, require_people
     from duban.sync import sync as run_sync
 
     catalog, people = _load(path, contacts)
+    if people is not None:
+        require_people(contacts or settings().contacts, people)
+    limits = limits_from(settings(), allow_archive)
+    if max_archive_people is not None:
+        limits = replace(limits, people_pct=max_archive_people)
+    if max_archive_reported is not None:
+        limits = replace(limits, reported_pct=max_archive_reported)
     text = _catalog_path(path).read_text(encoding="utf-8")
-    if people is None and any(t.owner.startswith("role:") for t in catalog.tasks):
-        typer.echo("duban: no --contacts given: tasks owned by a role have no occurrences", err=True)
-    report = run_sync(engine=engine(migrate=True), catalog=catalog, catalog_text=text, people=people or [], now=now())
+    report = run_sync(engine=engine(migrate=True), catalog=catalog, catalog_text=text, people=people, now=now(),
+                      limits=limits)
+    if report.people_kept:
+        typer.echo(f"duban: no --contacts given: kept the store's {report.people_kept} people", err=True)
+    elif report.people_kept == 0 and any(t.owner.startswith("role:") for t in catalog.tasks):
+        typer.echo("duban: no --contacts given and no people in the store: tasks owned by a role have no "
+                   "occurrences", err=True)
     emit(report.summary())
