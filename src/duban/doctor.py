@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, text
 
 from duban.config import Settings
+from duban.private import too_open
+from duban.redact import mask_url, scrub, url_secrets
 
 CALENDAR_FIX = "list that year's holidays and extra_workdays in the plan"
 
@@ -91,7 +94,16 @@ def _reachable(url: str, default_port: int, timeout: float) -> str | None:
 
 
 def check_channels(settings: Settings, timeout: float = 3.0) -> list[Check]:
-    """Each configured channel's URL is well-formed and its server accepts a connection."""
+    """Each configured channel's URL is well-formed and its server accepts a connection; no secret is shown."""
+    secrets = [piece for url in _channel_urls(settings) for piece in url_secrets(url)]
+    return [Check(c.name, c.ok, scrub(c.detail, secrets)) for c in _channel_checks(settings, timeout)]
+
+
+def _channel_urls(settings: Settings) -> list[str]:
+    return [url for url in (settings.smtp_url, settings.sms_url, settings.dingtalk_url, settings.wecom_url) if url]
+
+
+def _channel_checks(settings: Settings, timeout: float) -> list[Check]:
     from duban.notify import describe, senders
 
     try:
@@ -111,7 +123,8 @@ def check_channels(settings: Settings, timeout: float = 3.0) -> list[Check]:
             checks.append(Check(f"channel {channel}", True, f"local outbox: {where} (nothing leaves this machine)"))
             continue
         if urlsplit(url).scheme in ("dingtalk", "wecombot", "wechat", "aliyun", "tencent"):
-            checks.append(Check(f"channel {channel}", True, f"{where} (configured; reached over HTTPS when sending)"))
+            shown = mask_url(url).partition("?")[0]  # a robot's token is its address: show it masked
+            checks.append(Check(f"channel {channel}", True, f"{shown} (configured; reached over HTTPS when sending)"))
             continue
         problem = _reachable(url, 465 if url.startswith("smtps") else port, timeout)
         checks.append(Check(f"channel {channel}", problem is None, problem or f"{where} answers"))
@@ -119,13 +132,32 @@ def check_channels(settings: Settings, timeout: float = 3.0) -> list[Check]:
 
 
 def check_secret(settings: Settings) -> Check:
-    """Personal links need a signing secret."""
-    if settings.secret:
-        return Check("secret", True, "DUBAN_SECRET is set")
+    """Personal links need a signing secret of at least 32 bytes."""
+    from duban.links import MIN_SECRET_BYTES, secret_problem
+
     stored = settings.var_path / "secret"
-    if stored.exists():
-        return Check("secret", True, f"kept in {stored}")
-    return Check("secret", True, f"none yet: one is made and kept in {stored} on first use")
+    if not settings.secret and not stored.exists():
+        return Check("secret", True, f"none yet: one is made and kept in {stored} on first use")
+    problem = secret_problem(settings)
+    if problem:
+        return Check("secret", False, problem)
+    where = "DUBAN_SECRET is set" if settings.secret else f"kept in {stored}"
+    return Check("secret", True, f"{where} (at least {MIN_SECRET_BYTES} bytes)")
+
+
+def check_private_files(settings: Settings, engine: Engine) -> Check:
+    """The store file, the link secret, the local outbox and evidence are not readable by other users."""
+    from duban.notify import outbox_dir
+
+    var = settings.var_path
+    paths = [var / "secret", outbox_dir(settings), var / "evidence"]
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        paths.insert(0, Path(engine.url.database))
+    exposed = [path for path in paths if too_open(path)]
+    if not exposed:
+        return Check("private files", True, "store, secret, outbox and evidence readable by their owner only")
+    fixes = " ".join(f"chmod {'-R go-rwx' if path.is_dir() else '600'} {path};" for path in exposed)
+    return Check("private files", False, f"others may read {', '.join(map(str, exposed))}: {fixes.rstrip(';')}")
 
 
 def check_prefect(api_url: str | None, get: Callable[[str], int] | None = None) -> Check:
@@ -152,5 +184,6 @@ def run_checks(settings: Settings, engine: Engine, prefect_api_url: str | None) 
         *check_calendars(engine),
         *check_channels(settings),
         check_secret(settings),
+        check_private_files(settings, engine),
         check_prefect(prefect_api_url),
     ]

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from duban.private import private_dir
+
 MAX_FILES = 10
 MAX_NAME = 100
 HEAD_BYTES = 1024  # what _sniff looks at
-FILE_MODE = 0o640  # evidence files (and staging files while they are written)
+FILE_MODE = 0o600  # evidence files (and staging files while they are written): only duban reads them
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # Extension -> the content type a file with that extension must turn out to be.
@@ -209,8 +211,7 @@ class EvidenceStore:
         return self.root / sha256[:2] / sha256
 
     def _new_folder(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return private_dir(folder)  # 0700 where duban makes it
 
     def _new_file(self, folder: Path) -> tuple[BinaryIO, Path]:
         """A new, empty staging file in `folder`, open for writing (renamed into place once complete)."""

@@ -15,8 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from duban.private import private_dir
+
 LOGIN_VALID_FOR = timedelta(days=14)
 ICS_VALID_FOR = timedelta(days=400)
+MIN_SECRET_BYTES = 32  # HMAC-SHA256 keys shorter than its output are guessable offline from one link
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class LinkError(ValueError):
@@ -87,8 +91,8 @@ def secret_for(settings: Any) -> str:
         return _read_secret(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = secrets.token_urlsafe(32)
+    private_dir(path.parent)
+    fresh = secrets.token_urlsafe(MIN_SECRET_BYTES)
     try:
         # O_EXCL: when two processes race, exactly one writes and both read the winner's secret.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -97,6 +101,23 @@ def secret_for(settings: Any) -> str:
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(fresh + "\n")
     return fresh
+
+
+def secret_problem(settings: Any) -> str | None:
+    """Why the signing secret is too weak to sign links (under MIN_SECRET_BYTES), or None when it is strong."""
+    where = "DUBAN_SECRET" if settings.secret else str(Path(settings.var_dir) / "secret")
+    size = len(secret_for(settings).encode())
+    if size >= MIN_SECRET_BYTES:
+        return None
+    return (f"{where} is {size} bytes: personal links need a secret of at least {MIN_SECRET_BYTES} bytes "
+            f"(make one with {MAKE_SECRET})")
+
+
+def require_strong_secret(settings: Any) -> None:
+    """Refuse to serve sign-in links signed with a short secret: LinkError (a ValueError) says which and how to fix."""
+    problem = secret_problem(settings)
+    if problem:
+        raise LinkError(problem)
 
 
 def _read_secret(path: Path) -> str:

@@ -17,6 +17,7 @@ from duban.config import Settings
 from duban.links import secret_for
 from duban.notices import Chunk, PlanContext, WriteReport, chunks, decide, load_context, write
 from duban.outbox import LEASE, DispatchReport, claim, send_batch
+from duban.redact import redact_links
 from duban.shards import Shard
 from duban.sync import SyncReport
 
@@ -144,7 +145,7 @@ class RunSummary:
                 out.append(f"would send now: {due}")
             else:
                 out.append("dispatch: " + self.dispatched.summary())
-            out += [f"  error: {e}" for e in self.dispatched.errors[:5]]
+            out += [f"  error: {redact_links(e)}" for e in self.dispatched.errors[:5]]  # never a link or a token
         return out
 
     def markdown(self) -> str:
@@ -168,5 +169,5 @@ class RunSummary:
             md += ([f"| {c} | {d.sent[c]} | {d.failed[c]} | {d.given_up[c]} |" for c in channels]
                    or ["| — | 0 | 0 | 0 |"])
             if d.errors:
-                md += ["\n### failures", *[f"- {e}" for e in d.errors[:20]]]
+                md += ["\n### failures", *[f"- {redact_links(e)}" for e in d.errors[:20]]]
         return "\n".join(md)

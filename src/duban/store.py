@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect
 
 from duban.config import ROOT
+from duban.private import private_dir, touch_private
 
 MIGRATIONS = ROOT / "db" / "migrations"
 
@@ -17,9 +18,11 @@ class StoreError(RuntimeError):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for a SQLAlchemy URL; SQLite files get their folder, WAL and a busy timeout."""
+    """An engine for a SQLAlchemy URL; SQLite files get their folder, private modes, WAL and a busy timeout."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # The store holds people's contacts and every sign-in: 0600 in a 0700 folder where duban makes them.
+        file = Path(url.removeprefix("sqlite:///").partition("?")[0])
+        touch_private(private_dir(file.parent) / file.name)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})

@@ -157,15 +157,20 @@ def link(
     as_of: AsOfOpt = None,
     plan: PlanOpt = None,
 ) -> None:
-    """Print a person's sign-in link for the web pages (the office sends it when a reminder's link is lost)."""
-    from duban import actions, links
+    """Print a person's sign-in link for the web pages (the office sends it when a reminder's link is lost);
+    says on stderr which base URL it used and why."""
+    import os
+
+    from duban import actions, baseurl, links
 
     store, plan_id, _, moment = _store(plan, as_of)
     with store.connect() as connection:
         actor = actions.find_actor(connection, plan_id=plan_id, who=person)
         if item:
             actions.load_item(connection, plan_id=plan_id, occurrence_id=item)
-    emit(links.login_url(settings=settings(), person_id=actor.id, plan_id=plan_id, now=moment,
+    config = settings()
+    typer.echo(f"duban: base {config.base_url} ({baseurl.source(os.environ, config)})", err=True)
+    emit(links.login_url(settings=config, person_id=actor.id, plan_id=plan_id, now=moment,
                          valid_for=timedelta(days=days), next_path=links.item_path(item) if item else ""))
 
 
@@ -174,12 +179,34 @@ def link(
 def web(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", envvar="DUBAN_AS_OF", help="replay: the pages' clock starts at this moment (the demo's)")] = None,
+    plan: PlanOpt = None,
 ) -> None:
     """Serve the web pages: my items, sign for, report done with evidence, the office's queue, the overview."""
+    import os
+    from dataclasses import replace
+
+    from duban import baseurl
+    from duban.links import require_strong_secret
+    from duban.replay import ReplayClock
     from duban.web import serve
 
-    engine(migrate=True)
-    serve(settings(), host=host, port=port)
+    config = settings()
+    require_strong_secret(config)  # a short DUBAN_SECRET: one line, before anything starts
+    clock = None
+    if as_of:
+        _, _, _, start = _store(plan, as_of)
+        clock = ReplayClock(start, now)
+        typer.echo(f"duban: replaying from {start.isoformat()} (the pages' clock runs on from there)", err=True)
+    else:
+        engine(migrate=True)
+    served, previous = baseurl.served_at(host, port), baseurl.recorded(config.var_dir)
+    baseurl.record(config.var_dir, served)  # links made elsewhere follow this server while DUBAN_BASE_URL is unset
+    if "DUBAN_BASE_URL" not in os.environ and config.base_url in (baseurl.DEFAULT, previous, served):
+        config = replace(config, base_url=served)
+    typer.echo(f"duban: links point at {config.base_url} ({baseurl.source(os.environ, config)})", err=True)
+    serve(config, host=host, port=port, now=clock, replay=clock is not None)
 
 
 @app.command("import-reports")

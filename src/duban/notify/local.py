@@ -1,14 +1,19 @@
-"""The embedded default channels: a Maildir for email, JSON-lines files for SMS and robot messages."""
+"""The embedded default channels: a Maildir for email, JSON-lines files for SMS and robot messages.
+
+These files are the messages themselves, personal sign-in links included (they stand for the recipients'
+mailboxes and phones), so they are created 0600 in 0700 folders; duban's logs and run reports never quote them."""
 
 from __future__ import annotations
 
 import json
 import mailbox
+import os
 from datetime import datetime
 from pathlib import Path
 
 from duban.notify.email import build_message
 from duban.outbox import Outgoing, SendError
+from duban.private import FILE_MODE, append_private, private_dir
 
 
 class MaildirSender:
@@ -25,8 +30,8 @@ class MaildirSender:
     def open(self) -> None:
         """Create the Maildir if needed."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._box = mailbox.Maildir(self.path, create=True)
+            private_dir(self.path.parent)
+            self._box = mailbox.Maildir(self.path, create=True)  # its folders are 0700
         except OSError as error:
             raise SendError(f"cannot open Maildir {self.path}: {error}") from None
 
@@ -35,7 +40,8 @@ class MaildirSender:
         if self._box is None:
             self.open()
         try:
-            self._box.add(build_message(row, sender=self.sender, now=now).as_bytes())  # bytes: serialized once
+            key = self._box.add(build_message(row, sender=self.sender, now=now).as_bytes())  # bytes: serialized once
+            os.chmod(self.path / "new" / key, FILE_MODE)  # mailbox writes 0666 less the umask; bytes land in new/
         except OSError as error:
             raise SendError(f"cannot write to Maildir {self.path}: {error}") from None
 
@@ -56,8 +62,8 @@ class JsonLinesSender:
     def open(self) -> None:
         """Open the file for appending."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("a", encoding="utf-8")
+            private_dir(self.path.parent)
+            self._handle = append_private(self.path)
         except OSError as error:
             raise SendError(f"cannot open {self.path}: {error}") from None
 
