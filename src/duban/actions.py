@@ -23,7 +23,8 @@ from duban.models import EventRow, EvidenceRow, GroupRow, OccurrenceRow, PersonR
 from duban.store import utc
 
 KIND_LABELS = {"ack": "签收", "report": "报告办结", "undo": "撤回报告", "verify": "审核通过（销号）",
-               "reject": "退回", "waive": "免办", "sync": "同步方案"}
+               "reject": "退回", "waive": "免办", "sync": "同步方案", "assign": "交办", "problem": "问题清单导入",
+               "extend_request": "申请延期", "extend_grant": "同意延期", "extend_refuse": "不同意延期"}
 STATE_NAMES = {"open": "待办", "acked": "已签收", "reported": "已报告办结，待销号", "verified": "已销号",
                "waived": "免办"}
 SOURCE_NAMES = {"web": "网页", "cli": "命令行", "import": "台账导入", "sync": "同步", "flow": "自动"}
@@ -75,6 +76,7 @@ class Item:
     co_units: frozenset[str] = field(default_factory=frozenset)
     reporter: str | None = None
     reporter_unit: str | None = None
+    origin: str = "catalog"  # catalog | assigned (交办) | problem (问题清单): a problem closes only with evidence
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ def load_item(connection: Connection, *, plan_id: str, occurrence_id: str) -> It
     """The occurrence with its task's co-owners and target, or ActionRefused(not_found)."""
     occ, task = OccurrenceRow.__table__, TaskRow.__table__
     row = connection.execute(
-        select(occ, task.c.co_owners, task.c.target)
+        select(occ, task.c.co_owners, task.c.target, task.c.origin)
         .join(task, and_(task.c.plan_id == occ.c.plan_id, task.c.id == occ.c.task_id))
         .where(occ.c.plan_id == plan_id, occ.c.id == occurrence_id)
     ).first()
@@ -184,7 +186,7 @@ def load_item(connection: Connection, *, plan_id: str, occurrence_id: str) -> It
         archived=row.archived, acked_at=row.acked_at, reported_at=row.reported_at, value=row.value,
         target=json.loads(row.target) if row.target else None,
         co_units=co_units(row.co_owners, _groups(connection, plan_id)) if row.co_owners else frozenset(),
-        reporter=reporter, reporter_unit=reporter_unit,
+        reporter=reporter, reporter_unit=reporter_unit, origin=row.origin,
     )
 
 
@@ -375,7 +377,9 @@ def report(
     is reported once per time and counts as done at the last one.
     """
     item = _check(connection, actor, occurrence_id, "report", source)
-    note = _note(note)
+    note = _note(note, required="请写明整改措施" if item.origin == "problem" else "")
+    if item.origin == "problem" and not files:
+        raise ActionRefused("问题整改须附整改佐证材料（照片、文件等），请上传后再报告", "invalid")
     figure = parse_figure(value)
     if item.target and figure is None:
         target = item.target
