@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, insert, or_, select, true, update
 
 from duban.bulk import insert_rows, update_rows
 from duban.catalog import Catalog, CatalogError, Problem, Task
@@ -147,14 +147,17 @@ class _Reconciler:
         self.connection = connection
         self.plan_id = plan_id
 
-    def diff(self, table: Table, desired: dict[str, dict[str, Any]], protect: Iterable[str] = ()) -> _Diff:
-        """What would change; rows in `protect` (settled occurrences) keep their values, only `archived` follows."""
+    def diff(self, table: Table, desired: dict[str, dict[str, Any]], protect: Iterable[str] = (),
+             scope: ColumnElement[bool] | None = None) -> _Diff:
+        """What would change; rows in `protect` (settled occurrences) keep their values, only `archived` follows.
+        Rows outside `scope` (items handed out or imported, not from the catalog) are left alone."""
         columns = sorted(next(iter(desired.values())).keys()) if desired else ["archived"]
         at = columns.index("archived")
         existing = {
             row[0]: row[1:]
             for row in self.connection.execute(
                 select(table.c.id, *(table.c[name] for name in columns)).where(table.c.plan_id == self.plan_id)
+                .where(true() if scope is None else scope)
             )
         }
         protected = set(protect)
@@ -185,11 +188,18 @@ class _Reconciler:
                        diff.restored + len(diff.unarchived))
 
 
+def _of_catalog(plan_id: str) -> ColumnElement[bool]:
+    """Occurrences of catalog tasks: sync never touches items the office handed out or imported (casework)."""
+    task = TaskRow.__table__
+    return OccurrenceRow.__table__.c.task_id.not_in(
+        select(task.c.id).where(task.c.plan_id == plan_id, task.c.origin != "catalog"))
+
+
 def _reported_occurrences(connection: Connection, plan_id: str) -> dict[str, tuple[str, bool]]:
     """Occurrences that carry reports (settled, or partly reported): id -> (state, archived)."""
     table = OccurrenceRow.__table__
     query = select(table.c.id, table.c.state, table.c.archived).where(
-        table.c.plan_id == plan_id, or_(table.c.state.not_in(PENDING), table.c.report_count > 0))
+        table.c.plan_id == plan_id, or_(table.c.state.not_in(PENDING), table.c.report_count > 0), _of_catalog(plan_id))
     return {row.id: (row.state, row.archived) for row in connection.execute(query)}
 
 
@@ -291,12 +301,13 @@ def sync(*, engine: Engine, catalog: Catalog, catalog_text: str, people: Sequenc
                 p.id: {"name": p.name, "unit_id": p.unit, "roles": ";".join(p.roles), "email": p.email,
                        "mobile": p.mobile, "archived": False}
                 for p in people}),
-            "tasks": reconcile.diff(TaskRow.__table__, {t.id: _task_values(t, i) for i, t in enumerate(catalog.tasks)}),
+            "tasks": reconcile.diff(TaskRow.__table__, {t.id: _task_values(t, i) for i, t in enumerate(catalog.tasks)},
+                                    scope=TaskRow.__table__.c.origin == "catalog"),
         }
         reported = _reported_occurrences(connection, plan.id)
         settled = [i for i, (state, _) in reported.items() if state not in PENDING]
         diffs["occurrences"] = reconcile.diff(OccurrenceRow.__table__, desired_occurrences(catalog, people),
-                                              protect=settled)
+                                              protect=settled, scope=_of_catalog(plan.id))
         refusal = _refusal(connection, plan.id, diffs["people"], diffs["occurrences"], reported, limits)
         if refusal:
             raise SyncRefused(refusal)
