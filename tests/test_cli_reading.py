@@ -68,8 +68,8 @@ def test_calendar_csv_and_ics():
     assert csv_text.splitlines()[0] == "id,task,ref,title,owner,owner_name,unit,period_start,due,reminders"
     result = runner.invoke(app, ["calendar", MINI, "--format", "ics", "--owner", "qinglong"])
     ics = result.stdout_bytes.decode()
-    assert ics.startswith("BEGIN:VCALENDAR\r\n") and ics.count("BEGIN:VTODO") == 3
-    assert "DUE:20200915T155959Z" in ics
+    assert ics.startswith("BEGIN:VCALENDAR\r\n") and ics.count("BEGIN:VEVENT") == 3
+    assert "DTSTART;VALUE=DATE:20200915" in ics
     assert all(len(line.encode()) <= 75 for line in ics.split("\r\n"))
 
 

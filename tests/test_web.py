@@ -455,7 +455,7 @@ def test_calendar_feed(web):
     feed = client.get(f"/ics/{web.token('sj-head', purpose='ics', valid_for=timedelta(days=400))}.ics")
     assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
     body = feed.text.replace("\r\n ", "")
-    assert body.count("BEGIN:VTODO") == 3 and "所有扶贫项目全面开工" in body and "DUE:20200915T155959Z" in body
+    assert body.count("BEGIN:VEVENT") == 3 and "所有扶贫项目全面开工" in body and "DTSTART;VALUE=DATE:20200915" in body
     assert client.get(f"/ics/{web.token('sj-head')}.ics").status_code == 403  # a login token is not a feed token
     assert client.get("/ics/abc.def.ics").status_code == 403
     link = BeautifulSoup(web.login("sj-head").get("/").text, "html.parser").find("a", string=re.compile("订阅"))

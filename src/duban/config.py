@@ -59,6 +59,10 @@ def load_settings(environ: dict[str, str] | None = None, toml_path: str | Path |
             values[spec.name] = _whole(raw, f"DUBAN_{spec.name.upper()}") if spec.type == "int" else raw
         elif spec.type == "int" and spec.name in values and not _is_whole(values[spec.name]):
             raise ValueError(f"{toml_path}: {spec.name} = {values[spec.name]!r} is not a whole number")
+    if "base_url" not in values:  # unset: follow the address `duban web --host/--port` serves on
+        from duban.baseurl import recorded
+
+        values["base_url"] = recorded(str(values.get("var_dir", Settings.var_dir))) or Settings.base_url
     return Settings(**values)
 
 

@@ -222,3 +222,17 @@ class LinkUseRow(SQLModel, table=True):
     purpose: str = Field(max_length=20)
     first_used_at: datetime
     revoked_at: datetime | None = None
+
+
+class ShortLinkRow(SQLModel, table=True):
+    """A short link `{base}/s/<code>` (or a calendar feed): a random code bound to a person, purpose and expiry."""
+
+    __tablename__ = "short_link"
+    code: str = Field(primary_key=True, max_length=32)
+    plan_id: str = Field(max_length=100)
+    person_id: str = Field(max_length=100, index=True)
+    purpose: str = Field(max_length=20)
+    target: str = Field(default="", max_length=500)
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None

@@ -7,7 +7,7 @@ import io
 import json
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from duban.status import STATE_LABELS
@@ -93,56 +93,8 @@ def as_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _ics_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+def as_ics(rows: Sequence[dict[str, Any]], plan_id: str, stamp: datetime, name: str = "") -> str:
+    """An iCalendar file: one all-day event per deadline, an alarm per reminder stage (duban.ics)."""
+    from duban.ics import calendar
 
-
-def _ics_time(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _fold(line: str) -> list[str]:
-    """RFC 5545 lines are at most 75 octets; continuation lines start with a space."""
-    out, current = [], ""
-    for ch in line:
-        if len((current + ch).encode()) > (75 if not out else 74):
-            out.append(current)
-            current = ch
-        else:
-            current += ch
-    out.append(current)
-    return [out[0]] + [" " + part for part in out[1:]]
-
-
-def as_ics(rows: Sequence[dict[str, Any]], plan_id: str, stamp: datetime) -> str:
-    """An iCalendar file of VTODOs, one per occurrence, with an alarm per reminder."""
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//duban//督办//ZH",
-        "CALSCALE:GREGORIAN",
-        f"X-WR-CALNAME:{_ics_text(plan_id)}",
-    ]
-    dtstamp = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    for row in rows:
-        lines += [
-            "BEGIN:VTODO",
-            f"UID:{_ics_text(row['id'])}@{plan_id}.duban",
-            f"DTSTAMP:{dtstamp}",
-            f"SUMMARY:{_ics_text(row['title'])}（{_ics_text(row['owner_name'])}）",
-            f"DESCRIPTION:{_ics_text(row['ref'] + ' ' + row['id'])}",
-            f"DUE:{_ics_time(row['due'])}",
-        ]
-        if row.get("state") in ("done", "done_late", "waived"):
-            lines.append("STATUS:COMPLETED")
-        for reminder in row.get("reminders", []):
-            lines += [
-                "BEGIN:VALARM",
-                "ACTION:DISPLAY",
-                f"DESCRIPTION:{_ics_text(row['title'])}",
-                f"TRIGGER;VALUE=DATE-TIME:{_ics_time(reminder['at'])}",
-                "END:VALARM",
-            ]
-        lines.append("END:VTODO")
-    lines.append("END:VCALENDAR")
-    return "\r\n".join(part for line in lines for part in _fold(line)) + "\r\n"
+    return calendar(rows, plan_id, stamp, name)

@@ -6,6 +6,7 @@ duban.actions for who may see and do what; this module only translates HTTP to t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,16 +14,16 @@ from typing import Any
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, update
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.responses import FileResponse
 
-from duban import actions, evidence
+from duban import actions, evidence, shortlinks
 from duban.config import Settings
-from duban.links import LinkError, ics_url, item_path, read_token, secret_for
-from duban.models import EvidenceRow, OccurrenceRow
+from duban.links import ICS_VALID_FOR, LinkError, item_path, read_token, secret_for
+from duban.models import EventRow, EvidenceRow, OccurrenceRow
 from duban.output import as_ics
 from duban.status import STATE_LABELS, STATES
 from duban.store import make_engine
@@ -77,9 +78,12 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def create_app(settings: Settings, now: Callable[[], datetime] | None = None, engine: Engine | None = None) -> FastAPI:
-    """The web app; `now` is the clock (tests pass a fixed one), `engine` an already open store."""
+def create_app(settings: Settings, now: Callable[[], datetime] | None = None, engine: Engine | None = None,
+               replay: bool = False) -> FastAPI:
+    """The web app; `now` is the clock (tests pass a fixed one), `engine` an already open store; `replay`: the
+    clock is a replayed moment (`duban web --as-of`), said on every page and marked on every action's record."""
     clock = now or (lambda: datetime.now(UTC))
+    guard = shortlinks.Guard()
     db = engine or make_engine(settings.database_url)
     secret = secret_for(settings)
     env = environment(settings.templates_dir or None)
@@ -93,6 +97,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
 
     def render(name: str, code: int = 200, visit: Visit | None = None, **context: Any) -> HTMLResponse:
         context.setdefault("title", "督办")
+        context["replay_at"] = clock() if replay else None
         if visit is not None:
             context.update(me=visit.actor, plan=visit.plan, csrf=visit.session.csrf, tz=visit.plan.tz)
         else:
@@ -175,6 +180,26 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookie)
         return response
 
+    @app.get("/s/{code}")
+    def short_link(request: Request, code: str) -> Response:
+        """A short link from an SMS: signs its person in and lands on its page; guessers are refused a while."""
+        client = request.client.host if request.client else "?"
+        moment = clock()
+        if guard.blocked(client, moment):
+            return refuse(429, "尝试次数过多", "短时间内打开了太多无效链接，请稍后再试，或使用邮件中的链接。")
+        current = visit_of(request, required=False)
+        try:
+            cookie, _, target = sessions.sign_in_short(db, code=code, now=moment,
+                                                       current=current.session if current else None)
+        except sessions.LoginRefused as error:
+            if error.status == 404:
+                guard.missed(client, moment)
+            return refuse(error.status, "链接无法使用", str(error), current)
+        response = RedirectResponse(_safe_next(target), status_code=303)
+        response.set_cookie(sessions.COOKIE, cookie, max_age=int(sessions.LIFETIME.total_seconds()), path="/",
+                            httponly=True, samesite="lax", secure=secure_cookie)
+        return response
+
     # --- pages ---------------------------------------------------------------------------------------------
 
     @app.get("/", response_class=HTMLResponse)
@@ -192,7 +217,9 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         hidden = {key: 0 if more else max(0, len(rows) - MINE_LIMIT) for key, rows in groups.items()}
         counts = {key: len(rows) for key, rows in groups.items()}
         groups = {key: rows if more else rows[:MINE_LIMIT] for key, rows in groups.items()}
-        feed = ics_url(settings=settings, person_id=visit.actor.id, plan_id=visit.plan.id, now=moment)
+        with db.begin() as connection:
+            code = shortlinks.live_feed(connection, plan_id=visit.plan.id, person_id=visit.actor.id, now=moment)
+        feed = f"{settings.base_url.rstrip('/')}/ics/{code}.ics"
         return render("mine.html", visit=visit, groups=groups, group_names=dict(queries.GROUPS), hidden=hidden,
                       counts=counts,
                       waiting=waiting, feed=feed, item_path=item_path, title="我的事项")
@@ -276,12 +303,22 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
                 raise evidence.EvidenceError(received.problem)
             kwargs = _arguments(action, form, received.files)
             with db.begin() as connection:
-                actions.ACTIONS[action](connection=connection, actor=visit.actor, occurrence_id=occurrence_id,
-                                        now=clock(), source="web", **kwargs)
+                outcome = actions.ACTIONS[action](connection=connection, actor=visit.actor,
+                                                  occurrence_id=occurrence_id, now=clock(), source="web", **kwargs)
+                if replay:
+                    _mark_replayed(connection, outcome.event_id)
         except (actions.ActionRefused, evidence.EvidenceError) as refused:
             return _refusal_page(visit, occurrence_id, refused, form)
         target = "/queue" if fields.get("back") == "queue" else item_path(occurrence_id)
         return RedirectResponse(f"{target}?ok={action}", status_code=303)
+
+    def _mark_replayed(connection: Any, event_id: int) -> None:
+        """A report made on replayed pages says so in its history (its time is the replayed one)."""
+        table = EventRow.__table__
+        data = connection.execute(select(table.c.data).where(table.c.id == event_id)).scalar_one()
+        marked = {**json.loads(data or "{}"), "replay": True}
+        connection.execute(update(table).where(table.c.id == event_id).values(
+            data=json.dumps(marked, ensure_ascii=False, sort_keys=True)))
 
     def _arguments(action: str, form: dict[str, str], uploaded: list[evidence.Upload]) -> dict[str, Any]:
         if action in ("reject", "waive"):
@@ -310,7 +347,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         return {i: names.get(p, p) for i, p in found.items()}
 
     @app.get("/all", response_class=HTMLResponse)
-    def overview(request: Request, unit: str = "", status: str = "") -> HTMLResponse:
+    def overview(request: Request, unit: str = "", status: str = "", task: str = "") -> HTMLResponse:
         """Everything, for the office and leaders: counts per unit and the list, filtered by unit and status."""
         visit = visit_of(request)
         if not (visit.actor.office or visit.actor.leader):
@@ -320,7 +357,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
                                      clause=actions.visible_branches(connection, visit.actor))
             units = queries.unit_names(connection, visit.plan.id)
         summary = queries.counts_by_unit(rows)
-        chosen = [r for r in rows if (not unit or r["unit_id"] == unit)
+        chosen = [r for r in rows if (not unit or r["unit_id"] == unit) and (not task or r["task_id"] == task)
                   and (not status or r["status"] == status or (status == "waiting" and r["state"] == "reported"))]
         statuses = [(s, STATE_LABELS[s]) for s in STATES] + [("waiting", "待销号")]
         return render("all.html", visit=visit, rows=chosen[:ALL_LIMIT], more=max(0, len(chosen) - ALL_LIMIT),
@@ -351,22 +388,46 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
 
     @app.get("/ics/{token}.ics")
     def calendar_feed(token: str) -> Response:
+        """A person's calendar: a feed code (`/ics/<code>.ics`) or an older signed feed link, until revoked."""
         moment = clock()
-        try:
-            claims = read_token(secret=secret, token=token, now=moment, purpose="ics")
-        except LinkError as error:
-            return Response(f"{error}\n", status_code=403, media_type="text/plain; charset=utf-8")
-        with db.connect() as connection:
-            plan = queries.plan_info(connection, claims.plan_id)
+        with db.begin() as connection:
             try:
-                actor = actions.actor_for(connection, plan_id=claims.plan_id, person_id=claims.person_id)
+                plan_id, person_id = _feed_owner(connection, token, moment)
+            except (LinkError, shortlinks.ShortLinkError) as error:
+                return Response(f"{error}\n", status_code=403, media_type="text/plain; charset=utf-8")
+            plan = queries.plan_info(connection, plan_id)
+            try:
+                actor = actions.actor_for(connection, plan_id=plan_id, person_id=person_id)
             except actions.ActionRefused as refused:
                 return Response(f"{refused}\n", status_code=403, media_type="text/plain; charset=utf-8")
-            rows = queries.item_rows(connection, plan_id=claims.plan_id, as_of=moment,
+            rows = queries.item_rows(connection, plan_id=plan_id, as_of=moment,
                                      clause=actions.owned_branches(connection, actor))
-        body = as_ics(queries.ics_rows(rows, plan.tz), claims.plan_id, moment)  # type: ignore[union-attr]
+        body = as_ics(queries.ics_rows(rows, plan.tz), plan_id, moment,  # type: ignore[union-attr]
+                      name=f"督办：{actor.name}的事项")
         return Response(body, media_type="text/calendar; charset=utf-8",
                         headers={"Content-Disposition": 'inline; filename="duban.ics"'})
+
+    def _feed_owner(connection: Any, token: str, moment: datetime) -> tuple[str, str]:
+        if "." not in token:
+            link = shortlinks.resolve(connection, token, now=moment, purpose="ics")
+            return link.plan_id, link.person_id
+        claims = read_token(secret=secret, token=token, now=moment, purpose="ics")
+        revoked = shortlinks.revoked_since(connection, plan_id=claims.plan_id, person_id=claims.person_id,
+                                           purpose="ics")
+        if revoked is not None and claims.expires - ICS_VALID_FOR <= revoked:
+            raise LinkError("日历订阅已由本人停用，请在“我的事项”页面重新订阅")
+        return claims.plan_id, claims.person_id
+
+    @app.post("/ics/revoke")
+    def revoke_feed(request: Request, csrf: str = Form("")) -> Response:
+        """Stop the person's calendar feeds (every address given out so far); the next visit shows a new one."""
+        visit = visit_of(request)
+        check_csrf(visit, csrf)
+        moment = clock()
+        with db.begin() as connection:
+            shortlinks.revoke_feeds(connection, plan_id=visit.plan.id, person_id=visit.actor.id, now=moment)
+        return refuse(200, "日历订阅已停用", "您此前订阅的日历地址已全部停用。"
+                      "如需重新订阅，请回到“我的事项”页面复制新的地址。", visit)
 
     @app.get("/health")
     def health() -> JSONResponse:
