@@ -12,6 +12,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_every_command_is_in_the_readme():
     _load_commands()
     names = [command.name or command.callback.__name__.replace("_", "-") for command in app.registered_commands]
+    for group in app.registered_groups:  # a command with subcommands, e.g. `duban outbox requeue`
+        names += [group.name] + [f"{group.name} {c.name}" for c in group.typer_instance.registered_commands]
     missing = [name for name in names if f"duban {name}" not in README]
     assert not missing, f"commands missing from README.md: {missing}"
 

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ROOT, SmtpSink, free_port
+from conftest import ROOT, Clock, SmtpSink, free_port
 from sqlalchemy import select
 
 from duban import outbox
@@ -220,3 +220,125 @@ def test_a_dispatcher_killed_mid_way_loses_nothing(store_url, smtp_sink):
     assert len(keys) - len(set(keys)) <= 1  # at most the one message in flight at the kill is sent again
     assert set(states(engine).values()) == {"sent"}
     engine.dispose()
+
+
+# --- issue 14: claim tokens, leases that end, bad rows, requeue ---------------------------------------------------
+
+
+def test_a_row_is_marked_only_under_the_claim_that_holds_it(engine):
+    put(engine, notes(2))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    lease = timedelta(seconds=10)
+    first = outbox.claim(engine=engine, as_of=AS_OF, now=t0, lease=lease)
+    second = outbox.claim(engine=engine, as_of=AS_OF, now=t0 + timedelta(seconds=11), lease=lease)  # lease over
+    assert [r.id for r in first] == [r.id for r in second] and first[0].token != second[0].token
+    old, new = first[0], second[0]
+    assert not outbox.mark_sent(engine=engine, notification_id=old.id, token=old.token, now=t0)
+    assert outbox.mark_failed(engine=engine, notification_id=first[1].id, token=first[1].token, attempts=0,
+                              error="late", now=t0) == "lost"
+    assert states(engine) == {"k0": "sending", "k1": "sending"}  # the late dispatcher changed nothing
+    assert outbox.mark_sent(engine=engine, notification_id=new.id, token=new.token, now=t0)
+    assert states(engine)["k0"] == "sent"
+
+
+def test_a_batch_stops_before_its_lease_ends_and_gives_the_rest_back(engine, smtp_sink):
+    put(engine, notes(10))
+    put(engine, notes(1, prefix="retry"))
+    _settle(engine, "retry0", "failed")  # a row that failed once before, due for its retry
+    clock = Clock(datetime(2026, 1, 1, tzinfo=UTC))
+    original = smtp_sink.handle_DATA
+
+    async def one_second_each(server, session, envelope):
+        clock.now += timedelta(seconds=1)  # each message takes a second of the dispatcher's time
+        return await original(server, session, envelope)
+
+    smtp_sink.handle_DATA = one_second_each
+    lease = timedelta(seconds=10)  # 1 s kept free at its end, 2 s for one send: nothing starts after 7 s
+    rows = outbox.claim(engine=engine, as_of=AS_OF, now=clock(), lease=lease)
+    sender = SmtpSender.from_url(smtp_sink.url + "&timeout=2")
+    report = outbox.send_batch(engine=engine, rows=rows, senders={"email": sender}, now=clock, lease=lease)
+    assert (sum(report.sent.values()), report.released) == (8, 3)
+    with engine.connect() as connection:
+        left = connection.execute(select(NotificationRow.state, NotificationRow.attempts, NotificationRow.claim_token)
+                                  .where(NotificationRow.state != "sent").order_by(NotificationRow.id)).all()
+    assert left == [("queued", 0, None)] * 2 + [("failed", 1, None)]  # as they were, ready for the next claim
+    assert len(smtp_sink.messages) == 8
+
+
+def test_the_send_timeout_is_cut_to_fit_the_lease(engine, smtp_sink):
+    sender = SmtpSender.from_url(smtp_sink.url)  # 30 s by default
+    put(engine, notes(1))
+    outbox.dispatch(engine=engine, senders={"email": sender}, as_of=AS_OF, now=lambda: datetime.now(UTC),
+                    lease=timedelta(seconds=5))
+    assert sender.send_timeout == pytest.approx((5 - 0.5) / 2)
+    with pytest.raises(ValueError, match="DUBAN_SEND_LEASE_SECONDS"):
+        outbox.dispatch(engine=engine, senders={"email": sender}, as_of=AS_OF, now=lambda: datetime.now(UTC),
+                        lease=timedelta(seconds=0))
+
+
+def test_a_bad_row_fails_alone_with_its_reason_and_blocks_nothing(engine, smtp_sink):
+    rows = notes(3)
+    rows[1]["data"] = {"name": "王\n主任"}  # Alt+Enter in an Excel cell: the email header builder refuses it
+    put(engine, rows)
+    report = send_all(engine, smtp_sink.url)
+    assert (sum(report.sent.values()), sum(report.given_up.values())) == (2, 1)
+    assert states(engine) == {"k0": "sent", "k1": "given_up", "k2": "sent"}  # nothing left in `sending`
+    bad = next(r for r in outbox.rows(engine=engine) if r["key"] == "k1")
+    assert bad["last_error"].startswith("cannot build or send: ValueError:") and "CR or LF" in bad["last_error"]
+    again = send_all(engine, smtp_sink.url)  # later dispatches do not trip over it
+    assert again.claimed == 0 and len(smtp_sink.messages) == 2
+
+
+def _settle(engine, key: str, state: str, attempts: int = 1) -> int:
+    with engine.begin() as connection:
+        connection.execute(NotificationRow.__table__.update().where(NotificationRow.key == key).values(
+            state=state, attempts=attempts, last_error="550 throttled" if state != "sent" else ""))
+        return connection.execute(select(NotificationRow.id).where(NotificationRow.key == key)).scalar_one()
+
+
+def test_requeue_puts_failed_and_given_up_rows_back(engine, smtp_sink):
+    put(engine, notes(5))
+    ids = {key: _settle(engine, key, state) for key, state in
+           (("k0", "given_up"), ("k1", "given_up"), ("k2", "failed"), ("k3", "sent"), ("k4", "given_up"))}
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    before = states(engine)
+    for bad, message in (({}, "say which rows"), ({"ids": [ids["k3"]]}, "it is sent"),
+                         ({"ids": [999]}, "--id 999: no such notification"),
+                         ({"states": ["sent"]}, "cannot be put back")):
+        with pytest.raises(ValueError, match=message):
+            outbox.requeue(engine=engine, now=now, **bad)
+    assert states(engine) == before  # refused: nothing changed
+    assert outbox.requeue(engine=engine, now=now, ids=[ids["k0"]]) == {"given_up": 1}
+    assert outbox.requeue(engine=engine, now=now, person_id="person4") == {"given_up": 1}
+    assert outbox.requeue(engine=engine, now=now, states=["given_up", "failed"]) == {"given_up": 1, "failed": 1}
+    with engine.connect() as connection:
+        back = connection.execute(select(NotificationRow.state, NotificationRow.attempts)
+                                  .where(NotificationRow.key != "k3")).all()
+    assert set(back) == {("queued", 0)}  # a fresh retry budget
+    report = send_all(engine, smtp_sink.url, now=now)
+    assert sum(report.sent.values()) == 4 and set(states(engine).values()) == {"sent"}
+
+
+def test_requeue_command_says_how_many(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from duban.cli import _load_commands
+    from duban.cli.common import app
+
+    url = f"sqlite:///{tmp_path / 'duban.sqlite'}"
+    monkeypatch.setenv("DUBAN_DATABASE_URL", url)
+    monkeypatch.setenv("DUBAN_CONFIG", str(tmp_path / "none.toml"))
+    store = make_engine(url)
+    migrate(store)
+    put(store, notes(3))
+    _settle(store, "k0", "given_up")
+    _settle(store, "k1", "failed")
+    _load_commands()
+    runner = CliRunner()
+    result = runner.invoke(app, ["outbox", "requeue", "--state", "given_up", "--state", "failed"])
+    assert result.exit_code == 0, result.output
+    assert "requeued 2 notification(s) (1 failed, 1 given_up)" in result.output
+    refused = runner.invoke(app, ["outbox", "requeue", "--id", "42"])
+    assert refused.exit_code == 1 and "duban: --id 42: no such notification" in refused.output
+    assert "Traceback" not in refused.output
+    store.dispose()

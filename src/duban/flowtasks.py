@@ -22,7 +22,7 @@ from prefect.utilities.annotations import quote
 from duban import runs
 from duban.config import Settings, load_settings
 from duban.notices import Chunk, PlanContext, WriteReport, write
-from duban.outbox import DispatchReport, pending
+from duban.outbox import DispatchReport, pending, send_budget
 from duban.shards import Shard, parse_shard
 
 MAX_BATCHES = 100_000
@@ -61,7 +61,7 @@ def write_task(settings: Settings, ctx: PlanContext, chunk: Chunk, as_of: dateti
 
 @task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=exponential_backoff(2))
 def dispatch_task(settings: Settings, as_of: datetime, local: bool, batch: int) -> DispatchReport:
-    """Claim one batch from the outbox and send it."""
+    """Claim a batch per channel from the outbox and send the channels side by side."""
     from duban import notify
 
     engine = runs.open_store(settings, migrate=False)
@@ -108,11 +108,12 @@ def send_queued(settings: Settings, moment: datetime, dry_run: bool, local: bool
     from duban import notify
 
     notify.senders(settings, local=local)  # a bad channel URL fails here, before anything is claimed
+    send_budget(timedelta(seconds=settings.send_lease_seconds))  # and a lease too short to send in
     while total.batches < MAX_BATCHES:
         report = dispatch_task(settings, moment, local, batch)
-        if not report.claimed:
-            break
         total.add(report)
+        if not report.settled:  # nothing claimed, or a lease ended before anything was sent: the next run goes on
+            break
     return total
 
 

@@ -176,6 +176,7 @@ class NotificationRow(SQLModel, table=True):
     created_at: datetime
     not_before: datetime
     claimed_at: datetime | None = None
+    claim_token: str | None = Field(default=None, max_length=32)  # the claim that holds a `sending` row
     sent_at: datetime | None = None
 
 

@@ -2,21 +2,29 @@
 
 States: queued -> sending -> sent; a failed send goes to `failed` (error, attempt count, next try in
 `not_before`) and, past the retry budget or on a permanent refusal, to `given_up`. A row left in
-`sending` longer than the lease (a crashed dispatcher) is claimed again. Time is a parameter: `as_of`
-decides which queued rows are due (quiet hours hold SMS until morning), `now` stamps claims, sends
-and retry times.
+`sending` longer than the lease (a crashed dispatcher) is claimed again. Each claim stamps its rows with a
+token of its own, and a row is marked only while it still carries that token, so a dispatcher whose claim
+was taken over can never overwrite the new owner's outcome. A batch stops sending before its lease runs
+out (leaving room for one send's timeout) and gives back what it did not send, so no other dispatcher
+can claim a row while it may still be on the wire. Each channel is sent in its own thread, on its own
+claims: a slow channel never holds another. Time is a parameter: `as_of` decides which queued rows are
+due (quiet hours hold SMS until morning), `now` stamps claims, sends and retry times.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from duban.models import NotificationRow
@@ -27,14 +35,17 @@ LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 6
 BACKOFF = timedelta(seconds=60)
 BACKOFF_CAP = timedelta(hours=2)
+SAFETY_SHARE = 0.1  # of the lease, kept free at its end for marking the last send (within the bounds below)
+SAFETY_MIN, SAFETY_MAX = timedelta(seconds=0.2), timedelta(seconds=30)
 TABLE = NotificationRow.__table__
+log = logging.getLogger("duban.outbox")
 COLUMNS = ("plan_id", "key", "person_id", "channel", "address", "subject", "body_text", "body_html", "data",
            "as_of", "created_at", "not_before")
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A claimed notification, ready for a channel."""
+    """A claimed notification, ready for a channel; `token` and `claimed_at` name the claim that holds it."""
 
     id: int
     key: str
@@ -47,14 +58,22 @@ class Outgoing:
     body_html: str
     data: dict[str, Any]
     attempts: int
+    token: str = ""
+    claimed_at: datetime | None = None
 
 
 class SendError(Exception):
-    """A channel could not deliver; `permanent` when retrying cannot help (a refused address)."""
+    """A channel could not deliver. `permanent`: retrying cannot help (a refused address, a rejected template).
+    `refused`: the server refused this message with a 5xx that may be about this address or about everything
+    (a throttling provider); it is final only if the server accepts a later message of the same batch.
+    `unreachable`: the server did not answer (or could not be reached): the rest of the batch waits too."""
 
-    def __init__(self, message: str, permanent: bool = False) -> None:
+    def __init__(self, message: str, permanent: bool = False, *, refused: bool = False,
+                 unreachable: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.refused = refused
+        self.unreachable = unreachable
 
 
 def _insert(connection: Connection):  # noqa: ANN202 - dialect-specific Insert
@@ -103,29 +122,44 @@ def claim(
     *, engine: Engine, as_of: datetime, now: datetime, limit: int = 200, lease: timedelta = LEASE,
     channels: Iterable[str] | None = None,
 ) -> list[Outgoing]:
-    """Atomically take up to `limit` due rows for this dispatcher (FOR UPDATE SKIP LOCKED on PostgreSQL;
-    SQLite serializes the one UPDATE statement)."""
+    """Atomically take up to `limit` due rows for this dispatcher, under a token unique to this claim (FOR UPDATE
+    SKIP LOCKED on PostgreSQL; SQLite serializes the one UPDATE statement)."""
     c = TABLE.c
+    token = uuid.uuid4().hex
     chosen = select(c.id).where(_eligible(as_of, now, lease))
     if channels is not None:
         chosen = chosen.where(c.channel.in_(list(channels)))
     chosen = chosen.order_by(c.id).limit(limit).with_for_update(skip_locked=True)
     statement = (update(TABLE).where(c.id.in_(chosen.scalar_subquery()))
-                 .values(state="sending", claimed_at=utc(now))
+                 .values(state="sending", claimed_at=utc(now), claim_token=token)
                  .returning(c.id, c.key, c.plan_id, c.person_id, c.channel, c.address, c.subject, c.body_text,
                             c.body_html, c.data, c.attempts))
     with engine.begin() as connection:
         rows = connection.execute(statement).all()
     result = [Outgoing(r.id, r.key, r.plan_id, r.person_id, r.channel, r.address, r.subject, r.body_text,
-                       r.body_html, json.loads(r.data or "{}"), r.attempts) for r in rows]
+                       r.body_html, json.loads(r.data or "{}"), r.attempts, token, utc(now)) for r in rows]
     return sorted(result, key=lambda o: o.id)
 
 
-def mark_sent(*, engine: Engine, notification_id: int, now: datetime) -> None:
-    """Record a delivered notification at once (so a crash right after cannot send it again)."""
+def due_channels(*, engine: Engine, as_of: datetime, now: datetime, lease: timedelta = LEASE) -> list[str]:
+    """The channels that have rows due now."""
+    query = select(TABLE.c.channel).where(_eligible(as_of, now, lease)).distinct()
+    with engine.connect() as connection:
+        return sorted(connection.execute(query).scalars())
+
+
+def _held(notification_id: int, token: str):  # noqa: ANN202 - SQL expression
+    c = TABLE.c
+    return and_(c.id == notification_id, c.state == "sending", c.claim_token == token)
+
+
+def mark_sent(*, engine: Engine, notification_id: int, token: str, now: datetime) -> bool:
+    """Record a delivered notification at once (so a crash right after cannot send it again). False when the claim
+    was lost (another dispatcher took the row over after the lease): the row is then left to its new owner."""
     with engine.begin() as connection:
-        connection.execute(update(TABLE).where(TABLE.c.id == notification_id).values(
-            state="sent", sent_at=utc(now), attempts=TABLE.c.attempts + 1, last_error=""))
+        done = connection.execute(update(TABLE).where(_held(notification_id, token)).values(
+            state="sent", sent_at=utc(now), attempts=TABLE.c.attempts + 1, last_error="", claim_token=None))
+    return done.rowcount == 1
 
 
 def backoff(attempts: int, base: timedelta = BACKOFF) -> timedelta:
@@ -134,18 +168,81 @@ def backoff(attempts: int, base: timedelta = BACKOFF) -> timedelta:
 
 
 def mark_failed(
-    *, engine: Engine, notification_id: int, attempts: int, error: str, now: datetime, permanent: bool = False,
-    max_attempts: int = MAX_ATTEMPTS, base: timedelta = BACKOFF,
+    *, engine: Engine, notification_id: int, token: str, attempts: int, error: str, now: datetime,
+    permanent: bool = False, max_attempts: int = MAX_ATTEMPTS, base: timedelta = BACKOFF,
 ) -> str:
-    """Record a failed try: `failed` with the next try after a backoff, or `given_up`. Returns the new state."""
+    """Record a failed try: `failed` with the next try after a backoff, or `given_up`. Returns the new state, or
+    `lost` when the claim was lost (the row is left to the dispatcher that holds it now)."""
     tries = attempts + 1
     state = "given_up" if permanent or tries >= max_attempts else "failed"
-    values: dict[str, Any] = {"state": state, "attempts": tries, "last_error": error[:500]}
+    values: dict[str, Any] = {"state": state, "attempts": tries, "last_error": error[:500], "claim_token": None}
     if state == "failed":
         values["not_before"] = utc(now + backoff(tries, base))
     with engine.begin() as connection:
-        connection.execute(update(TABLE).where(TABLE.c.id == notification_id).values(**values))
-    return state
+        done = connection.execute(update(TABLE).where(_held(notification_id, token)).values(**values))
+    return state if done.rowcount == 1 else "lost"
+
+
+def release(*, engine: Engine, rows: Iterable[Outgoing]) -> int:
+    """Give back claimed rows that were not sent (the lease is ending): queued again, or failed as they were before
+    the claim (with their retry time), ready for the next claim. Rows whose claim was lost are left alone."""
+    by_token: dict[str, list[int]] = {}
+    for row in rows:
+        by_token.setdefault(row.token, []).append(row.id)
+    c, given = TABLE.c, 0
+    with engine.begin() as connection:
+        for token, ids in by_token.items():
+            given += connection.execute(
+                update(TABLE).where(c.id.in_(ids), c.state == "sending", c.claim_token == token)
+                .values(state=case((c.attempts > 0, "failed"), else_="queued"), claimed_at=None, claim_token=None)
+            ).rowcount
+    return given
+
+
+REQUEUE_FROM = ("failed", "given_up")
+
+
+def requeue(
+    *, engine: Engine, now: datetime, states: Iterable[str] | None = None, ids: Iterable[int] | None = None,
+    person_id: str | None = None, plan_id: str | None = None, channel: str | None = None,
+) -> Counter:
+    """Put failed or given-up rows back in the queue with a fresh retry budget, due at once (`now`); returns how many
+    left each state. Refused (ValueError, nothing changed) without a selector, or naming an id that does not exist
+    or is not failed or given up."""
+    chosen_states = list(states) if states is not None else list(REQUEUE_FROM)
+    wrong = [s for s in chosen_states if s not in REQUEUE_FROM]
+    if wrong:
+        raise ValueError(f"--state: '{wrong[0]}' rows cannot be put back (only {' or '.join(REQUEUE_FROM)})")
+    wanted = sorted(set(ids or []))
+    if states is None and not wanted and person_id is None:
+        raise ValueError("say which rows to put back: --state given_up|failed, --id N or --person ID")
+    c = TABLE.c
+    query = select(c.id, c.state).where(c.state.in_(chosen_states)).with_for_update()
+    if wanted:
+        query = query.where(c.id.in_(wanted))
+    for column, value in ((c.person_id, person_id), (c.plan_id, plan_id), (c.channel, channel)):
+        if value is not None:
+            query = query.where(column == value)
+    with engine.begin() as connection:
+        if wanted:
+            _check_ids(connection, wanted, chosen_states)
+        found = connection.execute(query).all()
+        if found:
+            connection.execute(update(TABLE).where(c.id.in_([r.id for r in found]), c.state.in_(chosen_states)).values(
+                state="queued", attempts=0, claimed_at=None, claim_token=None,
+                not_before=case((c.not_before > utc(now), utc(now)), else_=c.not_before)))
+    return Counter(r.state for r in found)
+
+
+def _check_ids(connection: Connection, wanted: list[int], states: list[str]) -> None:
+    c = TABLE.c
+    known = dict(connection.execute(select(c.id, c.state).where(c.id.in_(wanted))).all())
+    missing = [n for n in wanted if n not in known]
+    if missing:
+        raise ValueError(f"--id {missing[0]}: no such notification")
+    other = [n for n in wanted if known[n] not in states]
+    if other:
+        raise ValueError(f"--id {other[0]}: it is {known[other[0]]} (only {' or '.join(states)} rows are put back)")
 
 
 @dataclass
@@ -157,6 +254,8 @@ class DispatchReport:
     sent: Counter = field(default_factory=Counter)
     failed: Counter = field(default_factory=Counter)
     given_up: Counter = field(default_factory=Counter)
+    released: int = 0  # claimed, not sent, given back as the lease was ending
+    lost: Counter = field(default_factory=Counter)  # rows whose claim another dispatcher had taken over
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DispatchReport) -> None:
@@ -166,74 +265,213 @@ class DispatchReport:
         self.sent.update(other.sent)
         self.failed.update(other.failed)
         self.given_up.update(other.given_up)
+        self.released += other.released
+        self.lost.update(other.lost)
         self.errors += other.errors[: max(0, 20 - len(self.errors))]
+
+    @property
+    def settled(self) -> int:
+        """Rows whose fate this report recorded (sent, failed, given up, or found taken over)."""
+        return sum(self.sent.values()) + sum(self.failed.values()) + sum(self.given_up.values()) + sum(
+            self.lost.values())
 
     def summary(self) -> str:
         """One line for people."""
         def part(counter: Counter) -> str:
             return ", ".join(f"{channel} {n}" for channel, n in sorted(counter.items())) or "0"
+        extra = f", {self.released} given back at the end of a lease" if self.released else ""
+        extra += f", {sum(self.lost.values())} claim(s) lost to another dispatcher" if self.lost else ""
         return (f"sent {sum(self.sent.values())} ({part(self.sent)}), failed {sum(self.failed.values())}, "
-                f"given up {sum(self.given_up.values())} in {self.batches} batch(es)")
+                f"given up {sum(self.given_up.values())}{extra} in {self.batches} batch(es)")
+
+
+def safety(lease: timedelta) -> timedelta:
+    """The end of a lease kept free, to mark the last send before another dispatcher may claim its rows."""
+    return min(max(lease * SAFETY_SHARE, SAFETY_MIN), SAFETY_MAX)
+
+
+def send_budget(lease: timedelta) -> float:
+    """The longest one send may take (seconds), so that a send started in time also ends inside the lease."""
+    budget = (lease - safety(lease)).total_seconds() / 2
+    if budget < 0.1:
+        raise ValueError(f"send lease of {lease.total_seconds():g} s leaves no time to send "
+                         f"(DUBAN_SEND_LEASE_SECONDS: make it at least 1)")
+    return budget
+
+
+def fit(sender: Any, lease: timedelta) -> float:
+    """Cut the sender's timeout to the lease's send budget if it is longer; the timeout in force, in seconds."""
+    current = getattr(sender, "send_timeout", None)
+    if current is None:  # a sender that declares no timeout (a test double) is taken as instant
+        return 0.0
+    budget = send_budget(lease)
+    if current > budget:
+        log.info("%s: send timeout cut from %g s to %.2f s to fit the %g s send lease",
+                 getattr(sender, "where", type(sender).__name__), current, budget, lease.total_seconds())
+        sender.send_timeout = budget
+    return float(sender.send_timeout)
 
 
 def send_batch(
     *, engine: Engine, rows: list[Outgoing], senders: Mapping[str, Any], now: Callable[[], datetime],
-    max_attempts: int = MAX_ATTEMPTS, base: timedelta = BACKOFF,
+    max_attempts: int = MAX_ATTEMPTS, base: timedelta = BACKOFF, lease: timedelta = LEASE,
 ) -> DispatchReport:
-    """Send claimed rows, one connection per channel; each row is marked as soon as its fate is known."""
-    report = DispatchReport(claimed=len(rows), batches=1)
+    """Send claimed rows, each channel in its own thread on one connection; each row is marked as soon as its fate
+    is known, and a channel stops before the claim's lease runs out, giving back what it did not send."""
     by_channel: dict[str, list[Outgoing]] = {}
     for row in rows:
         by_channel.setdefault(row.channel, []).append(row)
-    for channel, items in by_channel.items():
-        sender = senders.get(channel)
-        if sender is None:
-            for row in items:
-                _fail(engine, row, SendError(f"no sender for channel '{channel}'", permanent=True), now(),
-                      report, max_attempts, base)
-            continue
-        try:
-            sender.open()
-        except SendError as error:
-            for row in items:
-                _fail(engine, row, error, now(), report, max_attempts, base)
-            continue
-        try:
-            for row in items:
-                try:
-                    sender.send(row, now())
-                except SendError as error:
-                    _fail(engine, row, error, now(), report, max_attempts, base)
-                else:
-                    mark_sent(engine=engine, notification_id=row.id, now=now())
-                    report.sent[channel] += 1
-        finally:
-            sender.close()
+    report = DispatchReport(claimed=len(rows), batches=1)
+    jobs = [lambda items=items: _send_channel(engine, items, senders.get(items[0].channel), now, lease,
+                                              max_attempts, base) for items in by_channel.values()]
+    for part in _in_threads(jobs):
+        report.add(part)
     return report
+
+
+def _in_threads(jobs: list[Callable[[], DispatchReport]]) -> list[DispatchReport]:
+    """Run each job in its own thread (one channel each) and wait for all; an exception in one is raised after."""
+    if len(jobs) == 1:
+        return [jobs[0]()]
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="duban-send") as pool:
+        futures = [pool.submit(job) for job in jobs]
+    return [future.result() for future in futures]
+
+
+def _send_channel(engine: Engine, rows: list[Outgoing], sender: Any, now: Callable[[], datetime],
+                  lease: timedelta, max_attempts: int, base: timedelta) -> DispatchReport:
+    """One claim's rows of one channel, on one connection, until done or the lease is ending."""
+    report = DispatchReport()
+
+    def fail(row: Outgoing, error: SendError) -> None:
+        _fail(engine, row, error, now(), report, max_attempts, base)
+
+    if sender is None:
+        for row in rows:
+            fail(row, SendError(f"no sender for channel '{row.channel}'", permanent=True))
+        return report
+    timeout = timedelta(seconds=fit(sender, lease))
+    claimed_at = rows[0].claimed_at
+    deadline = None if claimed_at is None else claimed_at + lease - safety(lease) - timeout
+    try:
+        sender.open()
+    except SendError as error:
+        for row in rows:
+            fail(row, error)
+        return report
+    except Exception as error:  # a channel that cannot even start fails its rows with the reason, never strands them
+        log.warning("%s: cannot open the channel", rows[0].channel, exc_info=True)
+        for row in rows:
+            fail(row, SendError(f"cannot open the channel: {type(error).__name__}: {error}"))
+        return report
+    try:
+        _send_rows(engine, rows, sender, now, deadline, fail, report)
+    finally:
+        sender.close()
+    return report
+
+
+def _send_rows(engine: Engine, rows: list[Outgoing], sender: Any, now: Callable[[], datetime],
+               deadline: datetime | None, fail: Callable[[Outgoing, SendError], None], report: DispatchReport) -> None:
+    refused: list[tuple[Outgoing, SendError]] = []  # 5xx refusals the rest of the batch decides
+    for index, row in enumerate(rows):
+        if deadline is not None and now() > deadline:
+            report.released += release(engine=engine, rows=rows[index:])
+            break
+        try:
+            sender.send(row, now())
+        except SendError as error:
+            if error.refused and not error.permanent:
+                refused.append((row, error))
+                continue
+            fail(row, error)
+            if error.unreachable:  # the server does not answer: the rest of the batch tries again later
+                for rest in rows[index + 1:]:
+                    fail(rest, error)
+                break
+        except Exception as error:  # any fault building or sending one message fails that row alone, with its reason
+            log.warning("%s %s: cannot build or send notification %s", row.channel, row.person_id, row.id,
+                        exc_info=True)
+            sender.close()  # its connection may be mid-message: the next row starts afresh
+            fail(row, SendError(f"cannot build or send: {type(error).__name__}: {error}", permanent=True))
+        else:
+            if not mark_sent(engine=engine, notification_id=row.id, token=row.token, now=now()):
+                report.lost[row.channel] += 1
+                report.errors.append(f"{row.channel} {row.person_id}: claim lost while sending (it may arrive twice)")
+                break  # the rest of this claim belongs to another dispatcher now
+            report.sent[row.channel] += 1
+            for earlier, error in refused:  # the server takes other messages: those refusals were about the address
+                fail(earlier, SendError(str(error), permanent=True))
+            refused = []
+    for row, error in refused:  # nothing accepted after them: the server may be refusing everyone, try again later
+        fail(row, error)
 
 
 def _fail(engine: Engine, row: Outgoing, error: SendError, now: datetime, report: DispatchReport,
           max_attempts: int, base: timedelta) -> None:
-    state = mark_failed(engine=engine, notification_id=row.id, attempts=row.attempts, error=str(error), now=now,
-                        permanent=error.permanent, max_attempts=max_attempts, base=base)
-    (report.given_up if state == "given_up" else report.failed)[row.channel] += 1
+    state = mark_failed(engine=engine, notification_id=row.id, token=row.token, attempts=row.attempts,
+                        error=str(error), now=now, permanent=error.permanent, max_attempts=max_attempts, base=base)
+    counter = {"given_up": report.given_up, "failed": report.failed, "lost": report.lost}[state]
+    counter[row.channel] += 1
     if len(report.errors) < 20:
         report.errors.append(f"{row.channel} {row.person_id}: {error}")
+
+
+class _FirstBatches:
+    """How many channels have yet to finish their first batch (`dispatch(once=True)`)."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+        self._lock = threading.Lock()
+
+    def done(self) -> None:
+        with self._lock:
+            self.left -= 1
 
 
 def dispatch(
     *, engine: Engine, senders: Mapping[str, Any], as_of: datetime, now: Callable[[], datetime], batch: int = 200,
     lease: timedelta = LEASE, max_batches: int | None = None, max_attempts: int = MAX_ATTEMPTS,
-    base: timedelta = BACKOFF, channels: Iterable[str] | None = None,
+    base: timedelta = BACKOFF, channels: Iterable[str] | None = None, once: bool = False,
 ) -> DispatchReport:
-    """Send everything due (on `channels`, or all), batch after batch, until nothing is left to claim."""
+    """Send everything due (on `channels`, or all), each channel in its own thread on its own claims, batch after
+    batch until nothing is left to claim (or `max_batches` a channel). `once`: stop when every channel has sent one
+    batch; a channel done first goes on with more batches meanwhile, so a slow channel never holds a fast one."""
+    send_budget(lease)  # a lease too short to send in is refused before anything is claimed
+    chosen = list(channels) if channels is not None else due_channels(engine=engine, as_of=as_of, now=now(),
+                                                                         lease=lease)
+    firsts = _FirstBatches(len(chosen)) if once else None
+    jobs = [lambda channel=channel: _channel_loop(
+        engine, channel, senders.get(channel), as_of, now, batch, lease, max_batches, max_attempts, base, firsts)
+        for channel in chosen]
     total = DispatchReport()
-    while max_batches is None or total.batches < max_batches:
-        rows = claim(engine=engine, as_of=as_of, now=now(), limit=batch, lease=lease, channels=channels)
-        if not rows:
-            break
-        total.add(send_batch(engine=engine, rows=rows, senders=senders, now=now, max_attempts=max_attempts,
-                             base=base))
+    for part in _in_threads(jobs) if jobs else []:
+        total.add(part)
+    return total
+
+
+def _channel_loop(engine: Engine, channel: str, sender: Any, as_of: datetime, now: Callable[[], datetime],
+                  batch: int, lease: timedelta, max_batches: int | None, max_attempts: int, base: timedelta,
+                  firsts: _FirstBatches | None) -> DispatchReport:
+    total, counted = DispatchReport(), False
+    try:
+        while max_batches is None or total.batches < max_batches:
+            rows = claim(engine=engine, as_of=as_of, now=now(), limit=batch, lease=lease, channels=[channel])
+            if not rows:
+                break
+            part = _send_channel(engine, rows, sender, now, lease, max_attempts, base)
+            part.claimed, part.batches = len(rows), 1
+            total.add(part)
+            if not part.settled:  # the lease ended before anything could be sent: leave it to the next run
+                break
+            if firsts is not None and not counted:
+                firsts.done()
+                counted = True
+            if firsts is not None and firsts.left <= 0:
+                break
+    finally:
+        if firsts is not None and not counted:
+            firsts.done()
     return total
 
 

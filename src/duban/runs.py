@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from duban.config import Settings
 from duban.links import secret_for
 from duban.notices import Chunk, PlanContext, WriteReport, chunks, decide, load_context, write
-from duban.outbox import LEASE, DispatchReport, claim, send_batch
+from duban.outbox import LEASE, DispatchReport, dispatch
 from duban.redact import redact_links
 from duban.shards import Shard
 from duban.sync import SyncReport
@@ -83,13 +83,11 @@ def notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[s
 
 def dispatch_one(engine: Engine, senders: dict, as_of: datetime, clock: Callable[[], datetime],
                  batch: int = 200, lease: timedelta = LEASE) -> DispatchReport:
-    """Claim one batch and send it; an empty report when nothing is due.
+    """One batch per channel, the channels in parallel threads (a channel done first sends more batches while
+    the others finish theirs); an empty report when nothing is due.
 
     A message claimed more than `lease` ago and still not sent (its sender died) is claimed again."""
-    rows = claim(engine=engine, as_of=as_of, now=clock(), limit=batch, lease=lease)
-    if not rows:
-        return DispatchReport()
-    return send_batch(engine=engine, rows=rows, senders=senders, now=clock)
+    return dispatch(engine=engine, senders=senders, as_of=as_of, now=clock, batch=batch, lease=lease, once=True)
 
 
 def people_in_store(engine: Engine, plan_id: str) -> list:

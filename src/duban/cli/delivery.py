@@ -114,15 +114,23 @@ def run(
     _print_result(call_flow(name, as_of=moment, plan=plan, dry_run=dry_run, shard=shard))
 
 
-@app.command()
+outbox_app = typer.Typer(help="The outbox: what was queued and sent, what failed and why; put failed rows back.",
+                         add_completion=False, rich_markup_mode=None)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.callback(invoke_without_command=True)
 @friendly
 def outbox(
+    ctx: typer.Context,
     state: Annotated[str | None, typer.Option("--state", help="queued, sending, sent, failed or given_up")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     limit: Annotated[int, typer.Option("--limit", help="at most this many rows, newest first")] = 200,
     plan: PlanOpt = None,
 ) -> None:
     """The outbox: what was queued and sent, what failed and why."""
+    if ctx.invoked_subcommand is not None:
+        return
     from duban import outbox as box
     from duban import output
     from duban.store import require_tables
@@ -142,6 +150,47 @@ def outbox(
                        for r in rows], columns))
     counts = box.counts(engine=store)
     typer.echo("  ".join(f"{s} {counts[s]}" for s in box.STATES if counts.get(s)) or "the outbox is empty", err=True)
+
+
+@outbox_app.command("requeue")
+@friendly
+def requeue(
+    state: Annotated[list[str] | None, typer.Option(
+        "--state", metavar="STATE", help="given_up or failed (repeatable)")] = None,
+    ids: Annotated[list[int] | None, typer.Option("--id", metavar="N", help="a notification id (repeatable)")] = None,
+    person: Annotated[str | None, typer.Option("--person", help="only this person's rows (person id)")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="only this channel: email, sms, ...")] = None,
+    plan: PlanOpt = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Put failed or given-up notifications back in the queue, with a fresh retry budget (e.g. after fixing the
+    mail server's settings); `duban run dispatch` then sends them."""
+    from duban import outbox as box
+    from duban.timeutil import MomentError, parse_moment
+
+    store = engine(migrate=True)
+    try:
+        moment = now() if as_of is None else parse_moment(as_of, _plan_zone(store, plan))
+    except MomentError as error:
+        raise MomentError(f"--as-of: {error}") from None
+    moved = box.requeue(engine=store, now=moment, states=state or None, ids=ids or None, person_id=person,
+                        plan_id=plan, channel=channel)
+    total = sum(moved.values())
+    detail = ", ".join(f"{n} {s}" for s, n in sorted(moved.items()))
+    emit(f"requeued {total} notification(s)" + (f" ({detail})" if detail else "") +
+         ("; `duban run dispatch` sends them" if total else ": nothing matched"))
+
+
+def _plan_zone(store: Any, plan: str | None) -> Any:
+    from zoneinfo import ZoneInfo
+
+    from duban.store import StoreError
+    from duban.views import pick_plan
+
+    try:
+        return pick_plan(store, plan)[1]
+    except StoreError:
+        return ZoneInfo("Asia/Shanghai")
 
 
 @app.command()
@@ -192,7 +241,6 @@ def demo(
 ) -> None:
     """Sync the shipped plan and example directory, replay the campaign through the flows to var/outbox/."""
     import os
-    from datetime import datetime
 
     from duban import demo as demo_mod
     from duban.catalog import load_catalog
@@ -216,23 +264,25 @@ def demo(
     plan = catalog.plan
     calendar, tz = calendar_for(catalog), plan.tz
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    daily = load_flow("daily")
+    runs = demo_mod.scheduled_runs(flows_dir().parent / "prefect.yaml", plan.start, min(last, plan.end), calendar, tz)
+    flows = {name: load_flow(name) for name in sorted({run.flow for run in runs})}
     _console_handlers_to_current_streams()
-    days = demo_mod.demo_days(plan.start, min(last, plan.end), calendar)
-    emit(f"replaying {len(days)} workdays, {plan.start} to {last}, through the daily flow "
+    emit(f"replaying {demo_mod.describe(runs)} of prefect.yaml, {plan.start} to {last} "
          f"(the first flow run starts Prefect's local server: a few seconds)")
-    for day in days:
-        moment = datetime.combine(day, plan.remind_at, tzinfo=tz)
-        demo_mod.report_due(engine=store, plan_id=plan.id, as_of=moment, calendar=calendar, tz=tz)
-        result = daily(as_of=moment.isoformat(), plan=plan.id, local=True, sync=False)
-        queued = next((line for line in result.get("lines", []) if line.startswith("queued")), "")
-        emit(f"  {day} {queued.removeprefix('queued: ')}")
+    for run in runs:
+        demo_mod.report_due(engine=store, plan_id=plan.id, as_of=run.at, calendar=calendar, tz=tz)
+        extra = {"local": True, "sync": False} if run.flow == "daily" else {}
+        line = demo_mod.run_line(run, flows[run.flow](as_of=run.at.isoformat(), plan=plan.id, **extra))
+        if line:
+            emit(line)
     files = demo_mod.outbox_files(config)
     emit(f"\ndone: {files.emails} email(s) in {files.maildir} (a Maildir: open it with mutt -f, or Python's mailbox)")
     emit(f"      {files.sms_lines} SMS in {files.sms} (one JSON object a line)")
     for subject in files.first_subjects:
         emit(f"      e.g. {subject}")
     emit(f"outbox folder: {outbox_dir(config)}; see `duban outbox`, `duban status --as-of {last}`")
+    for line in demo_mod.finale(config, store, plan, demo_mod.demo_moment(last, plan.remind_at, tz)):
+        emit(line)
 
 
 def _reset(config: Any) -> None:

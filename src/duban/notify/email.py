@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import smtplib
+import socket
 import ssl
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -92,20 +95,62 @@ def build_message(row: Outgoing, *, sender: str, now: datetime, from_name: str =
     return message
 
 
-def _permanent(error: smtplib.SMTPException) -> bool:
+FINAL_RCPT = ("5.1.", "5.2.1")  # enhanced codes that are about the address itself: no such mailbox, bad domain
+
+
+def classify(error: smtplib.SMTPException, where: str) -> SendError:
+    """What an SMTP refusal means for the row. 4xx: try again later. A 5xx to the recipient: final when its
+    enhanced code names the address (5.1.x, 5.2.1), else decided by the batch (`refused`: final only if the server
+    accepts a later message). A 5xx to MAIL FROM or to the message itself is about the sender or the server
+    (a throttling provider answers 550/554 to everything): tried again later, within the retry budget."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, answer = next(iter(error.recipients.values()), (0, b""))
+        text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+        message = f"{where}: recipient refused: {code} {text}"
+        if 500 <= code < 600:
+            return SendError(message, permanent=text.startswith(FINAL_RCPT), refused=True)
+        return SendError(message, unreachable=code == 421)
     code = getattr(error, "smtp_code", 0) or 0
-    return isinstance(error, smtplib.SMTPRecipientsRefused) or 500 <= code < 600
+    gone = isinstance(error, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPHeloError,
+                              smtplib.SMTPAuthenticationError))
+    return SendError(f"{where}: {error}", unreachable=gone or code == 421)
+
+
+class _Watchdog:
+    """Cuts a connection that outlives its time: however slowly or never the server answers, one call ends."""
+
+    def __init__(self, seconds: float, sock: Callable[[], socket.socket | None]) -> None:
+        self.fired = False
+        self._sock = sock
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+
+    def _cut(self) -> None:
+        self.fired = True
+        target = self._sock()
+        if target is not None:
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(target, socket.SHUT_RDWR)  # the plain socket's: safe under a TLS layer too
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
 
 
 class SmtpSender:
-    """One SMTP connection per batch; each message sent on it."""
+    """One SMTP connection per batch; each message sent on it, each call (connect or send) cut at `send_timeout`."""
 
     channel = "email"
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self.where = f"{'smtps' if config.security == 'ssl' else 'smtp'}://{config.host}:{config.port}"
+        self.send_timeout = config.timeout
         self._client: smtplib.SMTP | None = None
+        self._connecting: smtplib.SMTP | None = None
 
     @classmethod
     def from_url(cls, url: str, setting: str = "smtp_url") -> SmtpSender:
@@ -119,56 +164,92 @@ class SmtpSender:
             context.verify_mode = ssl.CERT_NONE
         return context
 
+    def _socket(self) -> socket.socket | None:
+        client = self._connecting or self._client
+        return getattr(client, "sock", None)
+
+    def _timed_out(self) -> SendError:
+        self._drop()
+        return SendError(f"{self.where}: no answer within {self.send_timeout:g} s", unreachable=True)
+
     def open(self) -> None:
-        """Connect, say hello, upgrade to TLS if asked, log in if a user is given."""
+        """Connect, say hello, upgrade to TLS if asked, log in if a user is given (all within `send_timeout`)."""
+        with _Watchdog(self.send_timeout, self._socket) as watchdog:
+            try:
+                self._connect()
+            except (OSError, smtplib.SMTPException) as error:
+                self._connecting = None
+                if watchdog.fired:
+                    raise self._timed_out() from None
+                if isinstance(error, smtplib.SMTPAuthenticationError):
+                    raise SendError(f"{self.where}: login refused ({error.smtp_code})", unreachable=True) from None
+                raise SendError(f"{self.where}: cannot connect: {error}", unreachable=True) from None
+
+    def _connect(self) -> None:
         c = self.config
-        try:
-            if c.security == "ssl":
-                client = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._context())
-            else:
-                client = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+        if c.security == "ssl":
+            client = smtplib.SMTP_SSL(timeout=self.send_timeout, context=self._context())
+        else:
+            client = smtplib.SMTP(timeout=self.send_timeout)
+        # Connected here rather than by the constructor, so the watchdog can reach the socket during the greeting;
+        # smtplib names the TLS server from `_host`, which only its constructor sets.
+        client._host = c.host
+        self._connecting = client
+        code, greeting = client.connect(c.host, c.port)
+        if code != 220:
+            client.close()
+            raise smtplib.SMTPConnectError(code, greeting)
+        client.ehlo()
+        if c.security == "starttls":
+            client.starttls(context=self._context())
             client.ehlo()
-            if c.security == "starttls":
-                client.starttls(context=self._context())
-                client.ehlo()
-            if c.user:
-                client.login(c.user, c.password)
-        except smtplib.SMTPAuthenticationError as error:
-            raise SendError(f"{self.where}: login refused ({error.smtp_code})") from None
-        except (OSError, smtplib.SMTPException) as error:
-            raise SendError(f"{self.where}: cannot connect: {error}") from None
-        self._client = client
+        if c.user:
+            client.login(c.user, c.password)
+        self._client, self._connecting = client, None
 
     def send(self, row: Outgoing, now: datetime) -> None:
-        """Send one message on the open connection (reconnecting once if the server hung up)."""
+        """Send one message on the open connection (reconnecting once if the server hung up), within
+        `send_timeout` in all."""
         message = build_message(row, sender=self.config.sender, now=now, from_name=self.config.from_name)
+        with _Watchdog(self.send_timeout, self._socket) as watchdog:
+            try:
+                self._deliver(message, row.address)
+            except smtplib.SMTPException as error:
+                if watchdog.fired:
+                    raise self._timed_out() from None
+                failure = classify(error, self.where)
+                if failure.unreachable:
+                    self._drop()
+                raise failure from None
+            except OSError as error:
+                if watchdog.fired:
+                    raise self._timed_out() from None
+                self._drop()
+                raise SendError(f"{self.where}: {error}", unreachable=True) from None
+
+    def _deliver(self, message: EmailMessage, address: str) -> None:
         for attempt in (1, 2):
             if self._client is None:
-                self.open()
+                self._connect()
             try:
-                self._client.send_message(message, from_addr=self.config.sender, to_addrs=[row.address])
+                self._client.send_message(message, from_addr=self.config.sender, to_addrs=[address])
                 return
-            except smtplib.SMTPServerDisconnected as error:
-                self._client = None
+            except smtplib.SMTPServerDisconnected:
+                self._drop()
                 if attempt == 2:
-                    raise SendError(f"{self.where}: disconnected: {error}") from None
-            except smtplib.SMTPException as error:
-                self._reset()
-                raise SendError(f"{self.where}: {error}", permanent=_permanent(error)) from None
-            except OSError as error:
-                self._client = None
-                raise SendError(f"{self.where}: {error}") from None
+                    raise
 
-    def _reset(self) -> None:
-        try:
-            if self._client is not None:
-                self._client.rset()
-        except (OSError, smtplib.SMTPException):
-            self._client = None
+    def _drop(self) -> None:
+        for client in (self._client, self._connecting):
+            if client is not None:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    client.close()
+        self._client = self._connecting = None
 
     def close(self) -> None:
-        """Say goodbye."""
+        """Say goodbye (briefly: a server that does not answer is simply left)."""
         if self._client is not None:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
+            with _Watchdog(min(self.send_timeout, 5.0), self._socket), contextlib.suppress(
+                    OSError, smtplib.SMTPException):
                 self._client.quit()
-            self._client = None
+        self._drop()

@@ -21,12 +21,13 @@ def robot_payload(channel: str, title: str, text: str) -> dict[str, Any]:
 class RobotSender:
     """Posts group-robot messages; one Apprise object (or HTTP client) per batch."""
 
-    def __init__(self, channel: str, url: str) -> None:
+    def __init__(self, channel: str, url: str, timeout: float = 20.0) -> None:
         self.channel = channel
         self.url = url
         parts = urlsplit(url)
         self.direct = parts.scheme in ("http", "https")
         self.where = f"{parts.scheme}://{parts.hostname or ''}"
+        self.send_timeout = timeout  # one post, Apprise's pause between posts included; dispatch fits it to its lease
         self._client: Any = None
 
     @classmethod
@@ -44,16 +45,22 @@ class RobotSender:
         return cls(channel, url)
 
     def open(self) -> None:
-        """Prepare the client."""
+        """Prepare the client, its timeouts within `send_timeout`."""
+        t = self.send_timeout
         if self.direct:
             import httpx
 
-            self._client = httpx.Client(timeout=15.0, trust_env=False)
+            self._client = httpx.Client(timeout=httpx.Timeout(connect=t / 4, write=t / 4, read=t / 2, pool=t / 4),
+                                        trust_env=False)
         else:
             import apprise
 
             self._client = apprise.Apprise()
             self._client.add(self.url)
+            for plugin in self._client:
+                # Apprise pauses between posts to one robot (DingTalk: 5.5 s); the pause counts against the budget
+                plugin.request_rate_per_sec = min(plugin.request_rate_per_sec, t / 3)
+                plugin.socket_connect_timeout = plugin.socket_read_timeout = (t - plugin.request_rate_per_sec) / 2
 
     def send(self, row: Outgoing, now: datetime) -> None:
         """Post one message to the group."""
@@ -77,6 +84,8 @@ class RobotSender:
         try:
             response = self._client.post(self.url, content=body.encode(),
                                          headers={"Content-Type": "application/json; charset=utf-8"})
+        except httpx.TransportError as error:
+            raise SendError(f"{self.where}: {type(error).__name__}: {error}", unreachable=True) from None
         except httpx.HTTPError as error:
             raise SendError(f"{self.where}: {type(error).__name__}: {error}") from None
         if response.status_code >= 300:

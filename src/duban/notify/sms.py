@@ -60,6 +60,24 @@ def tc3_authorization(
             f"Signature={signature}")
 
 
+ALIYUN_TRANSIENT = ("Throttling", "ServiceUnavailable", "InternalError", "isp.SYSTEM_ERROR", "isp.GATEWAY_ERROR",
+                    "isp.UNKNOWN", "BUSINESS_LIMIT", "DAY_LIMIT", "isv.AMOUNT_NOT_ENOUGH", "isv.OUT_OF_SERVICE",
+                    "isv.BILLING_DEDUCTION_ERROR", "SignatureNonceUsed")
+TENCENT_TRANSIENT = ("InternalError", "RequestLimitExceeded", "LimitExceeded", "FailedOperation.InsufficientBalance")
+
+
+def aliyun_transient(code: str) -> bool:
+    """An Aliyun answer that may pass later: throttling and rate limits (per minute, hour, day and number),
+    the provider's own errors, an empty balance; a bad number, template, signature or permission will not."""
+    return any(part in code for part in ALIYUN_TRANSIENT)
+
+
+def tencent_transient(code: str) -> bool:
+    """A Tencent answer (error or send status) that may pass later: internal errors, frequency and daily limits,
+    an empty SMS package; a blacklisted or malformed number, an unapproved template or signature will not."""
+    return code.startswith(TENCENT_TRANSIENT)
+
+
 def _query(parts: Any) -> dict[str, str]:
     return {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
 
@@ -70,19 +88,35 @@ def _hide(url: str) -> str:
 
 
 class _HttpSender:
-    """An httpx client kept open for a batch."""
+    """An httpx client kept open for a batch; one request (connect, write, read) takes at most `timeout` seconds."""
 
     channel = "sms"
 
-    def __init__(self, timeout: float = 15.0) -> None:
+    def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
         self._client = None
+
+    @property
+    def send_timeout(self) -> float:
+        """The longest one send takes (dispatch shortens it to fit its lease)."""
+        return self.timeout
+
+    @send_timeout.setter
+    def send_timeout(self, seconds: float) -> None:
+        self.timeout = seconds
+
+    def _timeouts(self) -> Any:
+        import httpx
+
+        # connect + write + read within `timeout`: a provider's time goes into the answer, so reading gets half
+        t = self.timeout
+        return httpx.Timeout(connect=t / 4, write=t / 4, read=t / 2, pool=t / 4)
 
     def open(self) -> None:
         """Start an HTTP client (connections are reused within the batch)."""
         import httpx
 
-        self._client = httpx.Client(timeout=self.timeout, trust_env=False)
+        self._client = httpx.Client(timeout=self._timeouts(), trust_env=False)
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -96,7 +130,12 @@ class _HttpSender:
         if self._client is None:
             self.open()
         try:
-            response = self._client.request(method, url, **kwargs)
+            response = self._client.request(method, url, timeout=self._timeouts(), **kwargs)
+        except httpx.TimeoutException as error:
+            raise SendError(f"{self.where}: no answer within {self.timeout:g} s ({type(error).__name__})",
+                            unreachable=True) from None
+        except httpx.TransportError as error:
+            raise SendError(f"{self.where}: {type(error).__name__}: {error}", unreachable=True) from None
         except httpx.HTTPError as error:
             raise SendError(f"{self.where}: {type(error).__name__}: {error}") from None
         if response.status_code >= 500 or response.status_code == 429:
@@ -143,9 +182,7 @@ class AliyunSms(_HttpSender):
             raise SendError(f"{self.where}: HTTP {response.status_code}, not JSON: {response.text[:200]}") from None
         if answer.get("Code") != "OK":
             code = str(answer.get("Code", response.status_code))
-            # Throttling and service errors may pass; a bad number, template or signature will not.
-            transient = "Throttling" in code or "ServiceUnavailable" in code or "InternalError" in code
-            raise SendError(f"{self.where}: {code}: {answer.get('Message', '')}", permanent=not transient)
+            raise SendError(f"{self.where}: {code}: {answer.get('Message', '')}", permanent=not aliyun_transient(code))
 
 
 class TencentSms(_HttpSender):
@@ -187,12 +224,13 @@ class TencentSms(_HttpSender):
             raise SendError(f"{self.where}: HTTP {response.status_code}, not JSON: {response.text[:200]}") from None
         if "Error" in answer:
             code = str(answer["Error"].get("Code", ""))
-            transient = code.startswith(("InternalError", "RequestLimitExceeded", "LimitExceeded"))
-            raise SendError(f"{self.where}: {code}: {answer['Error'].get('Message', '')}", permanent=not transient)
+            raise SendError(f"{self.where}: {code}: {answer['Error'].get('Message', '')}",
+                            permanent=not tencent_transient(code))
         statuses = answer.get("SendStatusSet") or [{}]
         if statuses[0].get("Code") != "Ok":
-            raise SendError(f"{self.where}: {statuses[0].get('Code')}: {statuses[0].get('Message', '')}",
-                            permanent=True)
+            code = str(statuses[0].get("Code", ""))
+            raise SendError(f"{self.where}: {code}: {statuses[0].get('Message', '')}",
+                            permanent=not tencent_transient(code))
 
 
 class GatewaySms(_HttpSender):
