@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, text
 
 from duban.config import Settings
 from duban.private import too_open
-from duban.redact import mask_url, scrub, url_secrets
+from duban.redact import ADDRESS_IS_SECRET, mask_url, scrub, url_secrets
 
 CALENDAR_FIX = "list that year's holidays and extra_workdays in the plan"
 
@@ -123,7 +123,8 @@ def _channel_checks(settings: Settings, timeout: float) -> list[Check]:
             checks.append(Check(f"channel {channel}", True, f"local outbox: {where} (nothing leaves this machine)"))
             continue
         if urlsplit(url).scheme in ("dingtalk", "wecombot", "wechat", "aliyun", "tencent"):
-            shown = mask_url(url).partition("?")[0]  # a robot's token is its address: show it masked
+            robot = urlsplit(url).scheme in ADDRESS_IS_SECRET  # a robot's key is its address: show it masked
+            shown = mask_url(url).partition("?")[0] if robot else where
             checks.append(Check(f"channel {channel}", True, f"{shown} (configured; reached over HTTPS when sending)"))
             continue
         problem = _reachable(url, 465 if url.startswith("smtps") else port, timeout)
