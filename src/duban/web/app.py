@@ -442,5 +442,8 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
     def stylesheet() -> Response:
         return Response(css, media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
 
+    from duban.web import casework  # 交办 and 延期 pages (issue 15)
+
+    casework.install(app, casework.Pages(db, render, refuse, visit_of, check_csrf, clock))
     return app
 
