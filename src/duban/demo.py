@@ -95,3 +95,153 @@ def outbox_files(settings: Settings) -> OutboxFiles:
 def demo_days(start: date, until: date, calendar) -> list[date]:  # noqa: ANN001
     """The days the replay runs the daily flow: workdays (reminders and escalations fall only on workdays)."""
     return [day for day in calendar.workdays_in(start, until)]
+
+
+# --- every schedule of prefect.yaml, replayed -------------------------------------------------------------------
+
+NOT_REPLAYED = {"dispatch": "the daily run sends what is queued (local channels), so its 10-minute retries add nothing",
+                "remind": "run by hand only", "escalate": "run by hand only"}
+ORDER = {"sheets": 0, "bulletin": 1, "digest": 2, "daily": 3}  # at equal moments: what the morning run reads first
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One flow run of the replay: which deployment, at which plan-local moment."""
+
+    at: datetime
+    flow: str
+
+
+def _cron_field(text: str, low: int, high: int) -> set[int]:
+    """The values a cron field allows: *, */n, a, a-b, a-b/n, lists of those."""
+    values: set[int] = set()
+    for part in text.split(","):
+        span, _, step = part.partition("/")
+        first, last = (low, high) if span == "*" else (int(span.split("-")[0]), int(span.split("-")[-1]))
+        values.update(range(first, last + 1, int(step or 1)))
+    return values
+
+
+def cron_moments(expression: str, day: date, tz) -> list[datetime]:  # noqa: ANN001 - a ZoneInfo
+    """The moments of `day` (plan-local) a five-field cron expression fires at (day-of-month AND weekday)."""
+    minute, hour, dom, month, dow = expression.split()
+    weekdays = {d % 7 for d in _cron_field(dow, 0, 7)}
+    if day.month not in _cron_field(month, 1, 12) or day.day not in _cron_field(dom, 1, 31):
+        return []
+    if (day.isoweekday() % 7) not in weekdays:
+        return []
+    return [datetime.combine(day, time(h, m), tzinfo=tz)
+            for h in sorted(_cron_field(hour, 0, 23)) for m in sorted(_cron_field(minute, 0, 59))]
+
+
+def scheduled_runs(prefect_yaml: Path, start: date, until: date, calendar, tz) -> list[ScheduledRun]:  # noqa: ANN001
+    """Every scheduled run of prefect.yaml's deployments from `start` to `until`, in order. The daily run is
+    replayed on workdays only (nothing is reminded or escalated on a day off); the others as their cron says."""
+    import yaml
+
+    spec = yaml.safe_load(prefect_yaml.read_text(encoding="utf-8"))
+    workdays = set(calendar.workdays_in(start, until))
+    runs: list[ScheduledRun] = []
+    for deployment in spec.get("deployments", []):
+        name = deployment["name"]
+        if name in NOT_REPLAYED:
+            continue
+        for schedule in deployment.get("schedules") or []:
+            day = start
+            while day <= until:
+                if name != "daily" or day in workdays:
+                    runs += [ScheduledRun(moment, name) for moment in cron_moments(schedule["cron"], day, tz)]
+                day += timedelta(days=1)
+    return sorted(runs, key=lambda run: (run.at, ORDER.get(run.flow, 9)))
+
+
+def demo_moment(until: date, plan_remind_at: time, tz) -> datetime:  # noqa: ANN001
+    """The moment the demo stops at: an hour after the last morning run, when its messages have all gone out."""
+    return datetime.combine(until, plan_remind_at, tzinfo=tz) + timedelta(hours=1)
+
+
+def mark(settings: Settings, *, plan_id: str, moment: datetime) -> Path:
+    """Note in the var folder that it holds the demo (doctor then accepts the loopback base URL)."""
+    from duban.baseurl import DEMO_MARK
+
+    path = settings.var_path / DEMO_MARK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"plan": plan_id, "as_of": moment.isoformat()}) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class Guide:
+    """Who to sign in as, to see the demo from three seats."""
+
+    label: str
+    person_id: str
+    name: str
+
+
+def guides(engine: Engine, plan_id: str, office: str | None) -> list[Guide]:
+    """A town liaison, someone of the office, and a leader, from the demo's directory."""
+    from duban.models import GroupRow, PersonRow
+
+    person, group = PersonRow.__table__, GroupRow.__table__
+    with engine.connect() as connection:
+        people = connection.execute(select(person.c.id, person.c.name, person.c.unit_id, person.c.roles).where(
+            person.c.plan_id == plan_id, person.c.archived.is_(False)).order_by(person.c.id)).all()
+        members = connection.execute(select(group.c.members).where(
+            group.c.plan_id == plan_id, group.c.id == "towns")).scalar()
+    towns = set((members or "").split(";")) - {""}
+    found: list[Guide] = []
+
+    def first(label: str, test) -> None:  # noqa: ANN001 - a predicate on (row, roles)
+        for row in people:
+            if test(row, set(row.roles.split(";"))):
+                found.append(Guide(label, row.id, row.name))
+                return
+
+    first("乡镇联络员", lambda r, roles: "liaison" in roles and (r.unit_id in towns or not towns))
+    first("督办室", lambda r, roles: r.unit_id == office)
+    first("县领导", lambda r, roles: "leader" in roles)
+    return found
+
+
+def describe(runs: list[ScheduledRun]) -> str:
+    """`39 daily runs, 59 morning sheets, 8 Monday digests, 2 bulletins`."""
+    from collections import Counter
+
+    names = {"daily": "daily runs", "sheets": "morning sheets", "digest": "Monday digests", "bulletin": "bulletins"}
+    counts = Counter(run.flow for run in runs)
+    return ", ".join(f"{n} {names.get(flow, flow + ' runs')}" for flow, n in counts.items())
+
+
+def run_line(run: ScheduledRun, result: object) -> str:
+    """What one replayed run printed worth a line: the daily run's queue, a digest, a bulletin (sheets: quiet)."""
+    if run.flow == "sheets":
+        return ""
+    if run.flow == "daily" and isinstance(result, dict):
+        queued = next((line for line in result.get("lines", []) if line.startswith("queued")), "")
+        return f"  {run.at:%Y-%m-%d} {queued.removeprefix('queued: ')}"
+    text = result.get("lines", [""])[0] if isinstance(result, dict) else str(result)
+    return f"  {run.at:%Y-%m-%d %H:%M} {run.flow}: {text}"
+
+
+def finale(settings: Settings, engine: Engine, plan, moment: datetime) -> list[str]:  # noqa: ANN001 - a Plan
+    """The closing lines: the one command that serves the demo at its moment, and three links that work there."""
+    import os
+    import shlex
+
+    from duban.links import login_url
+
+    mark(settings, plan_id=plan.id, moment=moment)
+    env = [f"{name}={shlex.quote(os.environ[name])}" for name in ("DUBAN_DATABASE_URL", "DUBAN_VAR_DIR", "DUBAN_CONFIG")
+           if os.environ.get(name)]
+    from urllib.parse import urlsplit
+
+    port = urlsplit(settings.base_url).port
+    serve_at = [] if port in (None, 8000) else ["--port", str(port)]  # where the links below point
+    command = " ".join([*env, "duban", "web", *serve_at, "--as-of", moment.isoformat()])
+    lines = ["", "open the demo in a browser, at the demo's moment (the pages' clock starts there):", f"  {command}",
+             "then one of these links (valid 14 days of the replayed clock):"]
+    for guide in guides(engine, plan.id, plan.office):
+        url = login_url(settings=settings, person_id=guide.person_id, plan_id=plan.id, now=moment)
+        lines.append(f"  {guide.label} {guide.name}: {url}")
+    return lines
