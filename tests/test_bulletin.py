@@ -17,16 +17,18 @@ from duban.bulletin import (
     rank,
     write_bulletin,
 )
+from duban.counts import Counts
 from duban.sheets.data import PALETTE
 from duban.timeutil import MomentError
 from tests.conftest import at
 
 PLAN = "mini-2020"
 OCTOBER = date(2020, 10, 1)
+CLOSE = at("2020-11-01 00:00")  # the fixture's records end on 10-26: judge when the month closed, explicitly
 
 
 def test_october_counts_per_unit(mini_campaign):
-    b = load_bulletin(mini_campaign, PLAN, OCTOBER)
+    b = load_bulletin(mini_campaign, PLAN, OCTOBER, as_of=CLOSE)
     assert b.as_of == at("2020-11-01 00:00") and b.issue_day == date(2020, 11, 1) and b.number == 2
     assert b.title == "测试工作进展通报（2020年10月）"
     counts = {m.unit.id: (m.due, m.on_time, m.late, m.open, m.waived, m.rate_text) for m in b.units}
@@ -49,29 +51,32 @@ def test_states_are_judged_when_the_month_closed(mini_campaign):
 
 
 def test_html_like_a_notice(mini_campaign, tmp_path):
-    write_bulletin(engine=mini_campaign, plan_id=PLAN, month=OCTOBER, out_dir=tmp_path, formats=["html"])
+    write_bulletin(engine=mini_campaign, plan_id=PLAN, month=OCTOBER, out_dir=tmp_path, formats=["html"], as_of=CLOSE)
     soup = BeautifulSoup((tmp_path / bulletin_name(PLAN, OCTOBER, "html")).read_text(encoding="utf-8"), "html.parser")
     assert soup.h1.text == "测试工作进展通报（2020年10月）"
     assert soup.select_one(".redhead").text == "县扶贫开发领导小组办公室"
     assert [s.text for s in soup.select(".docno span")] == ["第2期", "2020年11月1日（星期日）"]
     summary = {b["data-k"]: b.text for b in soup.select("p.summary b")}
-    assert summary == {"due": "11", "on_time": "4", "late": "2", "open": "5", "rate": "36%"}
-    assert "乡镇（街道）中，按时办结率居前的是双江街道，居后的是青龙街道；县级部门中，按时办结率居前的是县扶贫办。" in (
-        soup.select_one("p.summary").text)
+    # 送教上门 of 青龙街道's first week was still open when its second week came due: missed (未按期), and open
+    assert summary == {"due": "11", "on_time": "4", "late": "2", "open": "5", "missed": "1", "rate": "36%"}
+    assert ("乡镇（街道）中，按时办结率居前的是双江街道（67%），居后的是青龙街道（0%）；"
+            "县级部门中仅县扶贫办有到期事项，按时办结率50%。") in soup.select_one("p.summary").text
+    assert not soup.select("p.asof")  # judged when the month closed: nothing to say
     towns = soup.select_one('table.ranking[data-kind="town"]')
     assert [(r["data-unit"], r.select_one("td.rank").text) for r in towns.select("tbody tr")] == [
         ("shuangjiang", "1"), ("qinglong", "2")]
     overdue = soup.select("table.overdue tr.item")
-    assert [r["data-status"] for r in overdue] == ["overdue"] * 5 + ["done_late"] * 2
+    assert [r["data-status"] for r in overdue] == ["missed"] + ["overdue"] * 4 + ["done_late"] * 2
     assert overdue[0]["data-id"] == "teaching/qinglong/2020-09-28"
-    assert overdue[0].select("td")[4].text == "逾期28天未办结"
+    assert overdue[0].select("td")[4].text == "未按期（逾期28天）"
     assert overdue[-1].select("td")[4].text == "超期5天办结"
     assert "县扶贫开发领导小组办公室" in soup.select_one(".signature").text
     assert "@page { size: A4 portrait" in soup.style.text
 
 
 def test_xlsx_workbook(mini_campaign, tmp_path):
-    [path] = write_bulletin(engine=mini_campaign, plan_id=PLAN, month=OCTOBER, out_dir=tmp_path, formats=["xlsx"])
+    [path] = write_bulletin(engine=mini_campaign, plan_id=PLAN, month=OCTOBER, out_dir=tmp_path, formats=["xlsx"],
+                            as_of=CLOSE)
     wb = load_workbook(path)
     assert wb.sheetnames == ["各单位情况", "乡镇（街道）排名", "县级部门排名", "逾期事项"]
     units = wb["各单位情况"]
@@ -83,13 +88,15 @@ def test_xlsx_workbook(mini_campaign, tmp_path):
     towns = list(wb["乡镇（街道）排名"].iter_rows(min_row=3, values_only=True))
     assert [(r[0], r[1]) for r in towns] == [(1, "双江街道"), (2, "青龙街道")]
     overdue = wb["逾期事项"]
-    assert overdue.auto_filter.ref == "A2:J9" and overdue["A3"].value == "逾期未办结"
+    assert overdue.auto_filter.ref == "A2:J9"
+    assert (overdue["A3"].value, overdue["A4"].value) == ("未按期", "逾期未办结")
 
 
 def test_rank_shares_places_for_equal_standing():
-    a, b = UnitMonth(None, due=2, on_time=2), UnitMonth(None, due=4, on_time=4)
-    c, d = UnitMonth(None, due=2, on_time=1), UnitMonth(None)
+    a, b = UnitMonth(None, Counts(done=2)), UnitMonth(None, Counts(done=4))
+    c, d = UnitMonth(None, Counts(done=1, overdue=1)), UnitMonth(None)
     assert [u.rank for u in rank([c, a, b, d])] == [1, 1, 3]
+    assert [u.rank_text for u in (a, b, c)] == ["并列第1", "并列第1", "3"]
     assert d.rank is None  # nothing due: not ranked
 
 

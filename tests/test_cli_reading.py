@@ -145,6 +145,7 @@ def test_status_sql_agrees_with_status_at(synced):
                     reported_at=occurrence.reported_at,
                     waived_at=occurrence.waived_at,
                     as_of=moment,
+                    superseded_at=occurrence.superseded_at,
                 )
 
 

@@ -19,16 +19,16 @@ MONDAY = at("2020-11-02 08:30")
 def test_digest_overdue_by_unit_oldest_first(mini_campaign):
     digest = build_digest(load_snapshot(mini_campaign, PLAN, MONDAY))
     assert digest.week == "2020-W45"
-    assert (digest.overdue, digest.new, len(digest.closed), digest.closed_late) == (7, 3, 1, 1)
-    assert [u.unit.id for u in digest.units] == ["qinglong", "leaders", "office", "shuangjiang"]
-    qinglong = digest.units[0]
-    assert [(i.id, i.days, digest.is_new(i)) for i in qinglong.items] == [
-        ("visits/ql-cadre-1/2020-09-01", 33, False),
-        ("teaching/qinglong/2020-09-28", 29, False),
-        ("visits/ql-cadre-1/2020-10-01", 2, True),
-    ]
-    assert qinglong.items[0].level_text == "三级（县扶贫办）"
-    assert qinglong.items[2].level == 0  # the first level falls at 09:00 on the first workday after 10-31
+    assert (digest.overdue, digest.new, len(digest.closed), digest.closed_late) == (4, 3, 1, 1)
+    # September's visit and the first week of 送教上门 were superseded by later periods: missed, counted apart
+    assert digest.missed == 3
+    assert [(u.unit.id, u.missed) for u in digest.units] == [
+        ("office", 0), ("qinglong", 2), ("leaders", 1), ("shuangjiang", 0)]
+    office, qinglong = digest.units[:2]
+    assert [(i.id, i.days) for i in office.items] == [("dispatch/office/2020-10-12", 21)]
+    assert office.items[0].level_text == "三级（县扶贫办）"  # the last day of a daily task has no later one
+    assert [(i.id, i.days, digest.is_new(i)) for i in qinglong.items] == [("visits/ql-cadre-1/2020-10-01", 2, True)]
+    assert qinglong.items[0].level == 0  # the first level falls at 09:00 on the first workday after 10-31
     assert digest.closed[0].id == "poverty-day/office/2020-09-01"
 
 
@@ -48,29 +48,29 @@ def test_email_bodies(mini_campaign):
     [mail] = render_notifications(digest, [reader, nobody], templates(), MONDAY, lambda r: f"http://x/login/{r.id}")
     assert mail["key"] == "digest/mini-2020/office-head/2020-W45"
     assert (mail["channel"], mail["address"], mail["not_before"]) == ("email", "wang@example.org", MONDAY)
-    assert mail["subject"] == "【督办周报】逾期未办结7项（本周新增3项）｜2020年11月2日（星期一）"
+    assert mail["subject"] == "【督办周报】逾期未办结4项（本周新增3项），往期未按期3项｜2020年11月2日（星期一）"
     text = mail["body_text"]
     assert text.startswith("王主任同志：") and "本周办结1项（其中逾期办结1项）" in text
-    assert text.index("青龙街道") < text.index("县委、县政府") < text.index("县扶贫办：") < text.index("双江街道")
-    # one line per task and unit: visits to 青龙街道 and leaders-study each have one old and one new item
-    assert text.count("［新增］") == 1 and text.count("其中本周新增1项") == 2 and "http://x/login/office-head" in text
-    assert "2项，9月30日—10月31日截止，其中本周新增1项，最长逾期33天，督办三级（县扶贫办）" in text
+    assert "另有往期未按期事项3项（已过下一周期，不再单独催办）" in text
+    assert text.index("县扶贫办：") < text.index("青龙街道") < text.index("县委、县政府") < text.index("双江街道")
+    assert "2. 青龙街道：逾期1项，本周新增1项，最长逾期2天；往期未按期2项" in text
+    assert text.count("［新增］") == 3 and "http://x/login/office-head" in text
+    assert "10月12日截止，逾期21天，督办三级（县扶贫办）" in text
     assert "本周办结1项：县扶贫办1项。" in text
     assert "责任领导：分管：郑副主任；主要：吴书记" in text
     soup = BeautifulSoup(mail["body_html"], "html.parser")
     lines = soup.select(".item")
-    counts = [(r["data-count"], r["data-new"]) for r in lines]
-    assert counts == [("2", "1"), ("1", "0"), ("2", "1"), ("1", "0"), ("1", "1")]
+    assert [(r["data-count"], r["data-new"]) for r in lines] == [("1", "0"), ("1", "1"), ("1", "1"), ("1", "1")]
     assert len(soup.select("span.new")) == 3
-    assert [h["data-unit"] for h in soup.select("h3.unit")] == ["qinglong", "leaders", "office", "shuangjiang"]
-    assert [r.select_one(".days").text for r in lines[:2]] == ["最长逾期33天", "逾期29天"]
+    assert [h["data-unit"] for h in soup.select("h3.unit")] == ["office", "qinglong", "leaders", "shuangjiang"]
+    assert [r.select_one(".days").text for r in lines[:2]] == ["逾期21天", "逾期2天"]
 
 
 def test_queue_is_idempotent_per_week(mini_campaign):
     first = queue_digest(engine=mini_campaign, plan_id=PLAN, as_of=MONDAY, now=MONDAY)
     again = queue_digest(engine=mini_campaign, plan_id=PLAN, as_of=MONDAY + timedelta(hours=2), now=MONDAY)
     assert (first.queued, again.queued) == (2, 0)
-    assert "queued 2 new of 2 email(s); 7 overdue (3 new), 1 closed this week" in first.summary()
+    assert "queued 2 new of 2 email(s); 4 overdue (3 new), 3 missed, 1 closed this week" in first.summary()
     next_week = queue_digest(engine=mini_campaign, plan_id=PLAN, as_of=MONDAY + timedelta(days=7), now=MONDAY)
     assert next_week.queued == 2
     with mini_campaign.connect() as connection:

@@ -17,7 +17,8 @@ from tests.conftest import MINI_CAMPAIGN, at, settle
 PLAN = "mini-2020"
 AS_OF = at("2020-10-29 09:00")
 # MINI_CAMPAIGN seen at AS_OF (21 items shown: due so far, plus three due 10-31)
-EXPECTED = {"done": 10, "done_late": 3, "overdue": 4, "due_soon": 3, "upcoming": 0, "waived": 1}
+# leaders-study of 9-16..9-30 and 送教上门 of 9-28..10-4 were still open when their next periods came due: missed
+EXPECTED = {"done": 10, "done_late": 3, "overdue": 2, "missed": 2, "due_soon": 3, "upcoming": 0, "waived": 1}
 
 
 @pytest.fixture
@@ -35,8 +36,10 @@ def test_snapshot_states_days_levels(mini_campaign):
     items = {i.id: i for i in snapshot.items}
     assert len(items) == 29
     leaders = items["leaders-study/leaders/2020-09-16"]
-    assert (leaders.status, leaders.days, leaders.level) == ("overdue", 29, 3)
-    assert leaders.level_text == "三级（县扶贫办）" and leaders.verification == "未签收"
+    assert (leaders.status, leaders.days, leaders.level, leaders.status_text) == ("missed", 29, 0, "未按期")
+    assert leaders.verification == "未签收"
+    visits = items["visits/ql-cadre-1/2020-09-01"]  # October's visit is not due yet: still overdue, escalated
+    assert (visits.status, visits.days, visits.level, visits.level_text) == ("overdue", 29, 3, "三级（县扶贫办）")
     dispatch = items["dispatch/office/2020-10-12"]
     assert (dispatch.status, dispatch.days, dispatch.verification) == ("overdue", 17, "已签收")
     late = items["projects-started/qinglong/2020-09-01"]
@@ -69,7 +72,8 @@ def test_html_lights_counts_and_rows(sheet_dir):
     for row in rows:
         pill = row.select_one(".pill")
         assert pill["class"][1] == "l-" + {"done": "green", "done_late": "blue", "due_soon": "yellow",
-                                            "overdue": "red", "upcoming": "grey", "waived": "white"}[row["data-status"]]
+                                            "overdue": "red", "upcoming": "grey", "waived": "white",
+                                            "missed": "purple"}[row["data-status"]]
 
 
 def test_html_sections_order_most_pressing_first(sheet_dir):
@@ -78,7 +82,7 @@ def test_html_sections_order_most_pressing_first(sheet_dir):
     assert sections == ["二（一）", "二（二）", "二（三）", "二（六）"]
     first = soup.select_one('section[data-section="二（一）"]')
     statuses = [r["data-status"] for r in first.select("tr.item")]
-    assert statuses == ["overdue", "overdue", "due_soon", "due_soon", "due_soon", "done_late", "done", "done"]
+    assert statuses == ["overdue", "missed", "due_soon", "due_soon", "due_soon", "done_late", "done", "done"]
     overdue = first.select("tr.item")[0]
     cells = [td.get_text(" ", strip=True) for td in overdue.select("td")]
     assert cells[4:7] == ["9月30日", "逾期29天", "三级（县扶贫办）"]
@@ -93,7 +97,7 @@ def test_html_units_worst_first_with_officials(sheet_dir):
     units = soup.select("table.units tbody tr")
     assert [u["data-unit"] for u in units] == ["qinglong", "leaders", "office", "shuangjiang"]
     qinglong = [td.get_text(strip=True) for td in units[0].select("td")]
-    assert qinglong[2:4] == ["2", "1"] and qinglong[8] == "29天"
+    assert qinglong[2:4] == ["1", "1"] and qinglong[8] == "29天"  # one overdue, one missed (送教上门)
     assert qinglong[-1] == "分管：郑副主任；主要：吴书记"
     assert units[3].select("td")[7].get_text(strip=True) == "100%"
 
@@ -121,7 +125,8 @@ def test_progress_chart_counts(mini_campaign):
     strip = calendar_strip(items, date(2020, 9, 1), date(2020, 12, 31), date(2020, 10, 29),
                            load_snapshot(mini_campaign, PLAN, AS_OF).plan.calendar)
     red_days = {b.title.split("截止")[0] for b in strip.bars if b.light == "red"}
-    assert red_days == {"9月30日", "10月4日", "10月12日"}
+    assert red_days == {"9月30日", "10月12日"}
+    assert {b.title.split("截止")[0] for b in strip.bars if b.light == "purple"} == {"10月4日"}  # missed only
     assert len(strip.rest_days) > 30  # weekends and the National Day holiday
 
 
@@ -131,31 +136,32 @@ def test_xlsx_ledger(sheet_dir):
     summary = wb["汇总"]
     assert summary.freeze_panes == "B3" and summary.auto_filter.ref == "A2:K6"
     assert [summary.cell(r, 1).value for r in range(3, 7)] == ["青龙街道", "县委、县政府", "县扶贫办", "双江街道"]
-    assert summary["C3"].value == 2 and summary["C3"].fill.fgColor.rgb.endswith(PALETTE["red"][1])
+    assert summary["C3"].value == 1 and summary["C3"].fill.fgColor.rgb.endswith(PALETTE["red"][1])
     ws = wb["二（一）"]
     assert ws.freeze_panes == "C3" and ws.auto_filter.ref == "A2:N10"
     header = [c.value for c in ws[2]][:7]
     assert header == ["状态", "条款", "事项", "责任单位（人）", "所属单位", "截止日期", "剩余/逾期"]
     assert ws.column_dimensions["C"].width == 34
     fills = Counter(ws.cell(r, 1).fill.fgColor.rgb[-6:] for r in range(3, ws.max_row + 1))
-    assert fills == {PALETTE["red"][1]: 2, PALETTE["yellow"][1]: 3, PALETTE["blue"][1]: 1, PALETTE["green"][1]: 2}
+    assert fills == {PALETTE["red"][1]: 1, PALETTE["purple"][1]: 1, PALETTE["yellow"][1]: 3, PALETTE["blue"][1]: 1,
+                     PALETTE["green"][1]: 2}
     assert ws["A3"].value == "逾期" and ws["F3"].value.date() == date(2020, 9, 30) and ws["G3"].value == "逾期29天"
     projects = next(row for row in wb["二（二）"].iter_rows(min_row=3, values_only=True)
                     if row[-1] == "projects-started/shuangjiang/2020-09-01")
     assert projects[8:12] == (100, "开工率 ≥ 100%", 2, "已销号")
     statuses = Counter(ws.cell(r, 1).value for ws in wb.worksheets[1:] for r in range(3, ws.max_row + 1))
-    assert statuses == {"按时办结": 10, "逾期办结": 3, "逾期": 4, "临近": 3, "免办": 1}
+    assert statuses == {"按时办结": 10, "逾期办结": 3, "逾期": 2, "未按期": 2, "临近": 3, "免办": 1}
 
 
 def test_markdown_for_chat(sheet_dir):
     text = (sheet_dir / status_sheet_name(PLAN, AS_OF, "md")).read_text(encoding="utf-8")
     assert text.startswith("**督办事项进展情况表**（截至2020年10月29日（星期四） 09:00）")
-    assert "🔴 逾期 4" in text and "🟢 按时办结 10" in text
+    assert "🔴 逾期 2　🟣 未按期 2" in text and "🟢 按时办结 10" in text
     # one line per task: the two officials' visits due 10-31 share one
-    assert text.count("\n- 🔴") == 4 and text.count("\n- 🟡") == 2
+    assert text.count("\n- 🔴") == 2 and text.count("\n- 🟡") == 2
     visits = "- 🟡 二（一）2 结对帮扶干部开展帮扶联系｜青龙街道、双江街道（冯干部、周干部）｜2项，10月31日截止｜剩余2天"
     assert visits in text
-    assert "| 青龙街道 | 2 | 29天 | 三级（县扶贫办） |" in text
+    assert "| 青龙街道 | 1 | 29天 | 三级（县扶贫办） |" in text
 
 
 def test_templates_can_be_overridden(mini_campaign, tmp_path):
@@ -166,7 +172,7 @@ def test_templates_can_be_overridden(mini_campaign, tmp_path):
     out = tmp_path / "out"
     write_status_sheet(engine=mini_campaign, plan_id=PLAN, as_of=AS_OF, out_dir=out, formats=["md", "html"],
                        templates_dir=tmp_path / "own")
-    assert (out / status_sheet_name(PLAN, AS_OF, "md")).read_text(encoding="utf-8") == "本县自定：逾期4项"
+    assert (out / status_sheet_name(PLAN, AS_OF, "md")).read_text(encoding="utf-8") == "本县自定：逾期2项"
     soup = soup_of(out)
     assert soup.style.text.strip() == "body { background: #fffbe6; }"  # the own stylesheet replaced the shipped one
     assert len(soup.select("tr.item")) == 21  # the shipped status.html is still used

@@ -2,75 +2,116 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, func, select
 
+from duban.counts import NOT_YET_DUE, Counts
+from duban.models import EventRow, NotificationRow
 from duban.sheets.data import KIND_LABELS, Item, PlanInfo, Snapshot, UnitInfo, load_snapshot
 from duban.sheets.sheet import ItemGroup, group_items
 from duban.timeutil import MomentError
 
 FORMATS = ("html", "xlsx")
 RANKED_KINDS = ("town", "department")  # towns among towns, departments among departments; leaders are not ranked
-NOT_YET_DUE = ("upcoming", "due_soon")  # a month judged before its end leaves out what has not fallen due yet
 PLAN_SUFFIXES = ("实施方案", "工作方案", "行动方案", "方案")
 
 
 @dataclass(slots=True)
 class UnitMonth:
-    """One unit's month: items due, done on time, done late, still open, waived, and its rank among peers."""
+    """One unit's month (the counts of `duban.counts`) and its competition rank among peers."""
 
     unit: UnitInfo | None  # None for the whole plan's totals
-    due: int = 0
-    on_time: int = 0
-    late: int = 0
-    open: int = 0
-    waived: int = 0
+    counts: Counts = field(default_factory=Counts)
     rank: int | None = None
+    tied: bool = False  # shares its rank with another unit
 
     def add(self, item: Item) -> None:
         """Count one item due in the month."""
-        if item.status == "waived":
-            self.waived += 1
-            return
-        self.due += 1
-        if item.status == "done":
-            self.on_time += 1
-        elif item.status == "done_late":
-            self.late += 1
-        else:
-            self.open += 1
+        self.counts.add_status(item.status, item.verification == "已销号")
+
+    @property
+    def due(self) -> int:
+        """Items that fell due in the month (waived ones apart)."""
+        return self.counts.due
+
+    @property
+    def on_time(self) -> int:
+        """按时办结."""
+        return self.counts.on_time
+
+    @property
+    def late(self) -> int:
+        """逾期办结."""
+        return self.counts.late
+
+    @property
+    def overdue(self) -> int:
+        """逾期未办结, still in its period."""
+        return self.counts.overdue
+
+    @property
+    def missed(self) -> int:
+        """未按期: still not done after a later period came due."""
+        return self.counts.missed
+
+    @property
+    def open(self) -> int:
+        """尚未办结: overdue and missed."""
+        return self.counts.open
+
+    @property
+    def waived(self) -> int:
+        """免办."""
+        return self.counts.waived
 
     @property
     def rate(self) -> float | None:
         """按时办结率 as a fraction (None when nothing fell due)."""
-        return self.on_time / self.due if self.due else None
+        return self.counts.rate
 
     @property
     def rate_text(self) -> str:
         """67%, or — when nothing fell due."""
-        return "—" if self.rate is None else f"{round(100 * self.rate)}%"
+        return self.counts.rate_text
 
     @property
-    def standing(self) -> tuple[float, int, int]:
-        """What ranks a unit: higher on-time rate, then fewer still open, then fewer late."""
-        return (-(self.rate or 0.0), self.open, self.late)
+    def rank_text(self) -> str:
+        """3, or 并列第3 when shared."""
+        return "" if self.rank is None else f"并列第{self.rank}" if self.tied else str(self.rank)
 
 
 @dataclass(slots=True)
 class Ranking:
-    """Units of one kind, best first, with shared ranks for equal standing."""
+    """Units of one kind with something due, best first, with competition ranks (1, 2, 2, 4) by on-time rate."""
 
     kind: str
     units: list[UnitMonth]
+    idle: list[UnitInfo] = field(default_factory=list)  # units of this kind with nothing due: listed apart
 
     @property
     def label(self) -> str:
         """乡镇（街道）, 县级部门."""
         return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def all_equal(self) -> bool:
+        """Whether every ranked unit has the same rate (nobody is named first or last)."""
+        return len({u.counts.rate_percent for u in self.units}) <= 1
+
+    @property
+    def first(self) -> list[UnitMonth]:
+        """The units named first: the best rate, when some unit's rate is lower."""
+        return [] if self.all_equal else [u for u in self.units if u.rank == 1]
+
+    @property
+    def last(self) -> list[UnitMonth]:
+        """The units named last: the worst rate, when some unit's rate is higher."""
+        return [] if self.all_equal else [u for u in self.units if u.rank == self.units[-1].rank]
 
 
 @dataclass(slots=True)
@@ -85,6 +126,13 @@ class Bulletin:
     rankings: list[Ranking]
     overdue: list[Item]
     total: UnitMonth = field(default_factory=lambda: UnitMonth(None))
+    closes: datetime | None = None  # plan-local: when the month is over
+    data_end: datetime | None = None  # plan-local: the store's last record, when it ends before the month does
+
+    @property
+    def judged_early(self) -> bool:
+        """Whether states are judged before the month is over (the month is not over, or the data ends)."""
+        return self.closes is not None and self.as_of < self.closes
 
     @property
     def title(self) -> str:
@@ -105,6 +153,11 @@ class Bulletin:
     def month_text(self) -> str:
         """2020年10月."""
         return f"{self.month.year}年{self.month.month}月"
+
+    @property
+    def idle(self) -> list[UnitInfo]:
+        """Units of the ranked kinds with nothing due in the month."""
+        return [unit for ranking in self.rankings for unit in ranking.idle]
 
 
 def bulletin_subject(plan_title: str) -> str:
@@ -140,15 +193,20 @@ def month_close(first: date, plan: PlanInfo) -> datetime:
 
 
 def rank(units: Sequence[UnitMonth]) -> list[UnitMonth]:
-    """Units with something due, best first, numbered 1, 2, 2, 4 for equal standing."""
-    ordered = sorted((u for u in units if u.due), key=lambda u: u.standing)
+    """Units with something due, best first, ranked by on-time rate as printed (whole percent), competition style:
+    1, 2, 2, 4; equal rates share a rank (并列) whatever else differs."""
+    ordered = sorted((u for u in units if u.due), key=lambda u: -(u.counts.rate_percent or 0))
     for index, unit in enumerate(ordered):
-        same = index and ordered[index - 1].standing == unit.standing
+        same = index and ordered[index - 1].counts.rate_percent == unit.counts.rate_percent
         unit.rank = ordered[index - 1].rank if same else index + 1
+    shared = Counter(u.rank for u in ordered)
+    for unit in ordered:
+        unit.tied = shared[unit.rank] > 1
     return ordered
 
 
-def build_bulletin(snapshot: Snapshot, month: date, issue_day: date | None = None) -> Bulletin:
+def build_bulletin(snapshot: Snapshot, month: date, issue_day: date | None = None,
+                   data_end: datetime | None = None) -> Bulletin:
     """The bulletin of a month, with states as the snapshot sees them."""
     plan = snapshot.plan
     months: dict[str, UnitMonth] = {unit_id: UnitMonth(unit) for unit_id, unit in snapshot.units.items()}
@@ -158,23 +216,55 @@ def build_bulletin(snapshot: Snapshot, month: date, issue_day: date | None = Non
             continue
         months[item.unit.id].add(item)
         total.add(item)
-        if item.status in ("overdue", "done_late"):
+        if item.status in ("overdue", "missed", "done_late"):
             overdue.append(item)
     listed = [m for m in months.values() if m.due or m.waived]
-    rankings = [Ranking(kind, rank([m for m in listed if m.unit and m.unit.kind == kind])) for kind in RANKED_KINDS]
-    overdue.sort(key=lambda i: (i.status != "overdue", -i.days, i.due, i.task.position, i.id))
-    return Bulletin(plan, month, snapshot.as_of, issue_day or snapshot.as_of.date(), listed,
-                    [r for r in rankings if r.units], overdue, total)
+    rankings = []
+    for kind in RANKED_KINDS:
+        peers = [m for m in months.values() if m.unit and m.unit.kind == kind]
+        ranked = rank(peers)
+        if ranked:
+            rankings.append(Ranking(kind, ranked, [m.unit for m in peers if not m.due]))
+    overdue.sort(key=lambda i: (i.status == "done_late", -i.days, i.due, i.task.position, i.id))
+    closes = month_close(month, plan).astimezone(plan.tz)
+    return Bulletin(plan, month, snapshot.as_of, issue_day or snapshot.as_of.date(), listed, rankings, overdue,
+                    total, closes, data_end)
 
 
-def load_bulletin(engine: Engine, plan_id: str, month: date, as_of: datetime | None = None) -> Bulletin:
-    """A month's bulletin from the store; states judged at `as_of` (default: the moment the month closed)."""
+def data_end(connection: Connection, plan_id: str) -> datetime | None:
+    """The store's last record of what happened in the plan: the latest action (a sync's bookkeeping aside) or
+    message moment (None for an idle store)."""
+    events, notices = EventRow.__table__, NotificationRow.__table__
+    moments = [connection.execute(select(func.max(events.c.at)).where(
+                   events.c.plan_id == plan_id, events.c.source != "sync")).scalar(),
+               connection.execute(select(func.max(notices.c.as_of)).where(notices.c.plan_id == plan_id)).scalar()]
+    found = [moment for moment in moments if moment is not None]
+    return max(found) if found else None
+
+
+def judging_moment(plan: PlanInfo, wanted: datetime, end: datetime | None) -> datetime:
+    """When to judge: `wanted`, unless the store's records stop before it with a workday still to come (a replay,
+    a copy, a store that stopped): then when they stop (states after it would be guesses)."""
+    if end is None or end >= wanted:
+        return wanted
+    first = end.astimezone(plan.tz).date() + timedelta(days=1)
+    last = (wanted - timedelta(microseconds=1)).astimezone(plan.tz).date()
+    return end if plan.calendar.workdays_in(first, last) else wanted
+
+
+def load_bulletin(engine: Engine, plan_id: str, month: date, as_of: datetime | None = None,
+                  now: datetime | None = None) -> Bulletin:
+    """A month's bulletin from the store, states judged at `as_of`; by default when the month closed (or `now`,
+    while it is not over), or when the store's records end, if that is earlier (the bulletin says so)."""
     from duban.sheets.data import load_plan
 
-    if as_of is None:
-        with engine.connect() as connection:
-            as_of = month_close(month, load_plan(connection, plan_id))
-    return build_bulletin(load_snapshot(engine, plan_id, as_of), month)
+    with engine.connect() as connection:
+        plan = load_plan(connection, plan_id)
+        end = data_end(connection, plan_id) if as_of is None else None
+    close = month_close(month, plan)
+    moment = as_of or judging_moment(plan, min(close, now or close), end)
+    early = end.astimezone(plan.tz) if end is not None and moment == end else None
+    return build_bulletin(load_snapshot(engine, plan_id, moment), month, data_end=early)
 
 
 def bulletin_name(plan_id: str, month: date, extension: str) -> str:
@@ -184,13 +274,13 @@ def bulletin_name(plan_id: str, month: date, extension: str) -> str:
 
 def write_bulletin(
     *, engine: Engine, plan_id: str, month: date, out_dir: str | Path, formats: Sequence[str] = FORMATS,
-    as_of: datetime | None = None, templates_dir: str | Path | None = None,
+    as_of: datetime | None = None, templates_dir: str | Path | None = None, now: datetime | None = None,
 ) -> list[Path]:
     """Render a month's bulletin into `out_dir`, one file per format; return the paths."""
     from duban.sheets.render import render, templates, write_text
     from duban.sheets.xlsx import write_bulletin_workbook
 
-    bulletin = load_bulletin(engine, plan_id, month, as_of)
+    bulletin = load_bulletin(engine, plan_id, month, as_of, now)
     folder, paths = Path(out_dir), []
     for fmt in formats:
         path = folder / bulletin_name(plan_id, month, fmt)

@@ -20,7 +20,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SECTION = re.compile(r"^[一二三四五六七八九十]+(（[一二三四五六七八九十]+）)?")
 
 PLAN_KEYS = {"id", "title", "timezone", "start", "end", "workdays", "holidays", "extra_workdays", "remind_at", "office"}
-POLICY_KEYS = {"remind", "escalate", "repeat_every", "channels"}
+POLICY_KEYS = {"remind", "escalate", "repeat_every", "channels", "superseded_after"}
 TASK_KEYS = {
     "id",
     "ref",
@@ -98,6 +98,7 @@ class Policy:
     escalate: tuple[EscalationLevel, ...] = ()
     repeat_every: int = 0
     channels: tuple[str, ...] = ("email", "sms")
+    superseded_after: int = 1  # periods after which an open periodic occurrence is superseded (0 = never)
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,8 @@ def _read_policy(r: _Reader, m: Located, what: str, base: Policy, targets: list[
                 r.problem(where, f"{what}.channels: unknown channel '{value}' (use {', '.join(CHANNELS)})")
         channels = tuple(str(v) for v, _ in values if v in CHANNELS)
     repeat_every = r.count(m, "repeat_every", what, base.repeat_every) if "repeat_every" in m else base.repeat_every
-    return Policy(remind, escalate, repeat_every, channels)
+    superseded_after = r.count(m, "superseded_after", what, base.superseded_after)
+    return Policy(remind, escalate, repeat_every, channels, superseded_after)
 
 
 def _read_named(r: _Reader, doc: Located, key: str, allowed: set[str]) -> list[tuple[Located, Where]]:

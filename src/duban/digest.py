@@ -1,4 +1,9 @@
-"""The weekly overdue digest: one email per leader, overdue items by unit, oldest first, through the outbox."""
+"""The weekly overdue digest: one email per leader, overdue items by unit, oldest first, through the outbox.
+
+Like every roll-up, it fits a phone screen or two whatever the plan's size: the UNITS_SHOWN units with the oldest
+overdue work are listed, each with its LINES_SHOWN worst lines (one per task), and counts and a link carry the rest.
+Items past their period (missed, 未按期) are counted with their unit's, not itemised.
+"""
 
 from __future__ import annotations
 
@@ -18,26 +23,34 @@ from duban.sheets.data import Item, PlanInfo, Snapshot, UnitInfo, load_snapshot
 from duban.sheets.sheet import ItemGroup, group_items
 
 WEEK = timedelta(days=7)
+UNITS_SHOWN = 10
+LINES_SHOWN = 3
 UNIT_HEAD_ROLES = ("head", "leader")  # who reads the digest for `unit:<id>` in the catalog's digest.to
 
 
 @dataclass(slots=True)
 class DigestUnit:
-    """One unit's overdue items, oldest first."""
+    """One unit's overdue items, oldest first, and how many of its items are missed (past their period)."""
 
     unit: UnitInfo
     items: list[Item]
     new: int
+    missed: int = 0
 
     @property
     def oldest(self) -> int:
-        """Days the oldest item is overdue."""
-        return self.items[0].days
+        """Days the oldest item is overdue (0 when only missed ones are left)."""
+        return self.items[0].days if self.items else 0
 
     @property
     def lines(self) -> list[ItemGroup]:
         """The items as lines: one per task (weekly work or work owned by many officials in one line), oldest first."""
         return group_items(self.items)
+
+    @property
+    def shown_lines(self) -> list[ItemGroup]:
+        """The lines the email lists."""
+        return self.lines[:LINES_SHOWN]
 
 
 @dataclass(slots=True)
@@ -60,6 +73,16 @@ class Digest:
     def overdue(self) -> int:
         """Overdue items in all."""
         return sum(len(u.items) for u in self.units)
+
+    @property
+    def missed(self) -> int:
+        """Items past their period, still not done (未按期)."""
+        return sum(u.missed for u in self.units)
+
+    @property
+    def shown_units(self) -> list[DigestUnit]:
+        """The units the email lists: those with the oldest overdue work."""
+        return self.units[:UNITS_SHOWN]
 
     @property
     def new(self) -> int:
@@ -114,7 +137,8 @@ class DigestRun:
         """One line for people."""
         verb = "would queue" if self.dry_run else f"queued {self.queued} new of"
         line = (f"digest {self.digest.plan.id} {self.digest.week}: {verb} {len(self.notifications)} email(s); "
-                f"{self.digest.overdue} overdue ({self.digest.new} new), {len(self.digest.closed)} closed this week")
+                f"{self.digest.overdue} overdue ({self.digest.new} new), {self.digest.missed} missed, "
+                f"{len(self.digest.closed)} closed this week")
         if self.unreachable:
             line += f"; no email for {', '.join(self.unreachable)}"
         return line
@@ -124,18 +148,23 @@ def build_digest(snapshot: Snapshot) -> Digest:
     """The week's digest: overdue items by unit (units with the oldest first), items closed in the last 7 days."""
     since = snapshot.as_of - WEEK
     overdue: dict[str, list[Item]] = {}
+    missed: dict[str, int] = {}
     closed = []
     for item in snapshot.items:
         if item.status == "overdue":
             overdue.setdefault(item.unit.id, []).append(item)
+        elif item.status == "missed":
+            missed[item.unit.id] = missed.get(item.unit.id, 0) + 1
+            overdue.setdefault(item.unit.id, [])
         elif item.status in ("done", "done_late") and item.reported_at and item.reported_at > since:
             closed.append(item)
     units = []
     for unit_id, items in overdue.items():
         items.sort(key=lambda i: (i.due, i.task.position, i.id))
-        units.append(DigestUnit(snapshot.units[unit_id], items, sum(1 for i in items if i.due > since)))
+        units.append(DigestUnit(snapshot.units[unit_id], items, sum(1 for i in items if i.due > since),
+                                missed.get(unit_id, 0)))
     order = {unit_id: index for index, unit_id in enumerate(snapshot.units)}
-    units.sort(key=lambda u: (-u.oldest, -len(u.items), order[u.unit.id]))
+    units.sort(key=lambda u: (-u.oldest, -len(u.items), -u.missed, order[u.unit.id]))
     closed.sort(key=lambda i: (i.reported_at, i.id))
     return Digest(snapshot.plan, snapshot.as_of, since, units, closed)
 
@@ -175,6 +204,7 @@ def render_notifications(
             "body_text": env.get_template("email/digest.txt").render(values),
             "body_html": env.get_template("email/digest.html").render(values),
             "data": {"kind": "digest", "name": reader.name, "week": digest.week, "overdue": digest.overdue,
+                     "missed": digest.missed,
                      "from_name": f"{plan.office_name}督办" if plan.office_name else "督办"},
             "as_of": digest.as_of, "created_at": now, "not_before": digest.as_of,
         })

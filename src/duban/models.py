@@ -113,6 +113,7 @@ class OccurrenceRow(SQLModel, table=True):
     verified_at: datetime | None = None
     waived_at: datetime | None = None
     original_due: datetime | None = None  # the deadline before a granted extension (延期); sheets show it
+    superseded_at: datetime | None = None  # a later period's deadline: open after it, the occurrence is missed
     archived: bool = False
     updated_at: datetime | None = None
 

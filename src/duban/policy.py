@@ -47,6 +47,7 @@ class Pending:
     due: datetime
     state: str
     reminders: tuple[tuple[int, datetime], ...] = ()
+    superseded_at: datetime | None = None  # after it, the occurrence is missed and no longer heard of on its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,8 @@ def policy_from_json(text: str | None) -> Policy:
                                            bool(level.get("ack_pauses", False)))
                            for level in raw.get("escalate") or ()), key=lambda level: level.after))
     return Policy(remind=tuple(raw.get("remind", (3, 1, 0))), escalate=levels,
-                  repeat_every=int(raw.get("repeat_every", 0)), channels=tuple(raw.get("channels", ("email", "sms"))))
+                  repeat_every=int(raw.get("repeat_every", 0)), channels=tuple(raw.get("channels", ("email", "sms"))),
+                  superseded_after=int(raw.get("superseded_after", 1)))
 
 
 def reminders_from_json(text: str | None) -> tuple[tuple[int, datetime], ...]:
@@ -127,12 +129,12 @@ def decide(
     pending: Iterable[Pending], policies: Mapping[str, Policy], clock: EscalationClock, as_of: datetime,
     kinds: Sequence[str] = KINDS,
 ) -> list[tuple[Pending, Stage]]:
-    """For each occurrence not done, the one stage that is current at `as_of`, if any."""
+    """For each occurrence not done and not superseded (missed), the one stage that is current at `as_of`, if any."""
     result = []
     # Many occurrences share a deadline, reminder moments and policy: work each combination out once.
     known: dict[tuple, Stage | None] = {}
     for occ in pending:
-        if occ.state not in PENDING:
+        if occ.state not in PENDING or (occ.superseded_at is not None and as_of > max(occ.superseded_at, occ.due)):
             continue
         policy = policies[occ.task_id]
         key = (occ.due, occ.reminders, id(policy), occ.state)

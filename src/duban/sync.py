@@ -19,6 +19,7 @@ from duban.config import Settings
 from duban.directory import Person, load_people, person_from_row
 from duban.models import EventRow, GroupRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
 from duban.schedule import expand
+from duban.status import superseded_moments
 from duban.store import utc
 from duban.yamlsrc import Where
 
@@ -105,7 +106,9 @@ def desired_occurrences(catalog: Catalog, people: Sequence[Person]) -> dict[str,
     """The occurrence rows the catalog and directory call for, by id."""
     result: dict[str, dict[str, Any]] = {}
     cache: dict[tuple, tuple] = {}
-    for occ in expand(catalog, people):
+    planned = list(expand(catalog, people))
+    superseded = superseded_moments(planned)
+    for occ in planned:
         key = (occ.due, occ.reminders)
         if key not in cache:
             reminders = json.dumps([[stage, at.isoformat()] for stage, at in occ.reminders])
@@ -121,6 +124,7 @@ def desired_occurrences(catalog: Catalog, people: Sequence[Person]) -> dict[str,
             "due": due,
             "first_reminder_at": first,
             "reminders": reminders,
+            "superseded_at": utc(superseded[occ.id]) if occ.id in superseded else None,
             "times": occ.task.times,
             "archived": False,
         }

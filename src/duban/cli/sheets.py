@@ -69,19 +69,15 @@ def bulletin(
     templates: TemplatesOpt = None,
 ) -> None:
     """Write the monthly bulletin (月通报): per unit due, on time, late, open, on-time rate; units ranked."""
-    from duban.bulletin import FORMATS, month_close, parse_month, write_bulletin
-    from duban.sheets.data import load_plan
+    from duban.bulletin import FORMATS, parse_month, write_bulletin
     from duban.sheets.render import parse_formats
     from duban.timeutil import parse_moment
 
     first = parse_month(month)
     formats = parse_formats(format, FORMATS)
     store, plan_id, tz = _store(plan)
-    if as_of:
-        moment = parse_moment(as_of, tz)
-    else:
-        with store.connect() as connection:
-            moment = min(now(), month_close(first, load_plan(connection, plan_id)))
+    # Without --as-of: the month's end (or now), or when the store's records end if earlier (the bulletin says so).
+    moment = parse_moment(as_of, tz) if as_of else None
     paths = write_bulletin(engine=store, plan_id=plan_id, month=first, out_dir=_out(out, "bulletins"),
-                           formats=formats, as_of=moment, templates_dir=_templates(templates))
+                           formats=formats, as_of=moment, now=now(), templates_dir=_templates(templates))
     emit("\n".join(str(path) for path in paths))

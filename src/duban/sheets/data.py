@@ -20,12 +20,13 @@ from duban.workdays import WorkdayCalendar
 
 # Traffic lights: the colour each state shows in every sheet (HTML classes, XLSX fills).
 LIGHTS = {"done": "green", "done_late": "blue", "due_soon": "yellow", "overdue": "red", "upcoming": "grey",
-          "waived": "white"}
+          "waived": "white", "missed": "purple"}
 # (text colour, fill) per light, shared by the CSS and the XLSX ledger.
 PALETTE = {"green": ("1B5E20", "C8E6C9"), "blue": ("0D47A1", "BBDEFB"), "yellow": ("7A5A00", "FFF176"),
-           "red": ("B71C1C", "FFCDD2"), "grey": ("424242", "E0E0E0"), "white": ("757575", "F5F5F5")}
+           "red": ("B71C1C", "FFCDD2"), "grey": ("424242", "E0E0E0"), "white": ("757575", "F5F5F5"),
+           "purple": ("4A148C", "E1BEE7")}
 # Most pressing first: the order rows and lights are listed in.
-URGENCY = ("overdue", "due_soon", "upcoming", "done_late", "done", "waived")
+URGENCY = ("overdue", "missed", "due_soon", "upcoming", "done_late", "done", "waived")
 KIND_LABELS = {"town": "乡镇（街道）", "department": "县级部门", "leadership": "县领导"}
 OP_TEXT = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
 
@@ -124,7 +125,7 @@ class Item:
     @property
     def days_text(self) -> str:
         """剩余3天, 今日到期, 逾期5天, 超期2天办结, or ''."""
-        if self.status == "overdue":
+        if self.status in ("overdue", "missed"):
             return f"逾期{self.days}天"
         if self.status == "done_late":
             return f"超期{self.days}天办结"
@@ -256,12 +257,15 @@ def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
         if task is None or unit is None:
             continue
         status = status_at(state=r.state, due=r.due, first_reminder_at=r.first_reminder_at,
-                           reported_at=r.reported_at, waived_at=r.waived_at, as_of=as_of_utc)
+                           reported_at=r.reported_at, waived_at=r.waived_at, as_of=as_of_utc,
+                           superseded_at=r.superseded_at)
         due = local.get(r.due) or local.setdefault(r.due, r.due.astimezone(tz))
         acked = r.acked_at is not None and r.acked_at <= as_of_utc
         reported = r.reported_at.astimezone(tz) if status in ("done", "done_late") else None
         level = 0
-        if status == "overdue":
+        if status == "missed":
+            days = _days_between(due.date(), local_as_of.date())
+        elif status == "overdue":
             days = _days_between(due.date(), local_as_of.date())
             stage = escalation_stage(due=r.due, levels=task.levels, repeat_every=0, acked=acked, clock=clock,
                                      as_of=as_of_utc)
@@ -291,7 +295,7 @@ def _occurrence_query(plan_id: str, as_of_utc: datetime):  # noqa: ANN202 - a SQ
     return (
         select(occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.period_start,
                occ.c.due, occ.c.first_reminder_at, occ.c.state, occ.c.acked_at, occ.c.reported_at,
-               occ.c.report_count, occ.c.value, occ.c.verified_at, occ.c.waived_at,
+               occ.c.report_count, occ.c.value, occ.c.verified_at, occ.c.waived_at, occ.c.superseded_at,
                func.coalesce(evidence.c.n, 0).label("evidence"))
         .outerjoin(evidence, evidence.c.occurrence_id == occ.c.id)
         .where(occ.c.plan_id == plan_id, occ.c.archived.is_(False))

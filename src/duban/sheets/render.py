@@ -12,7 +12,7 @@ from duban.templating import environment
 
 FORMATS = ("html", "xlsx", "md")
 # Markdown for chat has no colours: one mark per light.
-ICONS = {"green": "🟢", "blue": "🔵", "yellow": "🟡", "red": "🔴", "grey": "⚪", "white": "▫️"}
+ICONS = {"green": "🟢", "blue": "🔵", "yellow": "🟡", "red": "🔴", "grey": "⚪", "white": "▫️", "purple": "🟣"}
 
 
 def templates(override_dir: str | Path | None = None) -> Environment:

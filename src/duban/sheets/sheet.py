@@ -45,7 +45,7 @@ class Tally:
     @property
     def due(self) -> int:
         """Items past their deadline or done: the ones a rate is judged on."""
-        return self.counts["done"] + self.counts["done_late"] + self.counts["overdue"]
+        return self.counts["done"] + self.counts["done_late"] + self.counts["overdue"] + self.counts["missed"]
 
     @property
     def on_time_rate(self) -> int | None:
@@ -111,7 +111,7 @@ class StatusSheet:
 def urgency_key(item: Item) -> tuple:
     """Most pressing first: longest overdue, then nearest deadline, then latest done."""
     rank = URGENCY.index(item.status)
-    if item.status == "overdue":
+    if item.status in ("overdue", "missed"):
         return (rank, -item.days, item.due, item.task.position, item.id)
     if item.status in ("due_soon", "upcoming"):
         return (rank, item.days, item.due, item.task.position, item.id)
@@ -213,15 +213,15 @@ def build_sheet(snapshot: Snapshot, horizon_days: int = DEFAULT_HORIZON) -> Stat
     units = [_unit_block(snapshot.units[unit_id], rows, all_by_unit[unit_id], plan, today)
              for unit_id, rows in by_unit.items()]
     order = {unit_id: index for index, unit_id in enumerate(snapshot.units)}
-    units.sort(key=lambda b: (-b.tally.counts["overdue"], -b.worst_days, -b.tally.counts["due_soon"],
-                              order[b.unit.id]))
+    units.sort(key=lambda b: (-b.tally.counts["overdue"] - b.tally.counts["missed"], -b.worst_days,
+                              -b.tally.counts["due_soon"], order[b.unit.id]))
     return StatusSheet(plan, snapshot.as_of, horizon_days, Tally.of(items),
                        progress_chart(snapshot.items, plan.start, plan.end, today),
                        calendar_strip(snapshot.items, plan.start, plan.end, today, plan.calendar), sections, units)
 
 
 def _unit_block(unit: UnitInfo, rows: list[Item], every: list[Item], plan: PlanInfo, today: date) -> UnitBlock:
-    overdue = [i for i in rows if i.status == "overdue"]
+    overdue = [i for i in rows if i.status in ("overdue", "missed")]
     worst = max((i.days for i in overdue), default=0)
     top = max(overdue, key=lambda i: i.level, default=None)
     return UnitBlock(unit, Tally.of(rows), progress_chart(every, plan.start, plan.end, today, SMALL),

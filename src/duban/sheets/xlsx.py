@@ -205,7 +205,8 @@ def write_bulletin_workbook(bulletin: Bulletin, path: Path) -> Path:
     start_table(ws, f"{bulletin.month_text}到期逾期事项", OVERDUE_COLUMNS, styles, len(bulletin.overdue), "C3")
     for item in bulletin.overdue:
         ws.append([
-            _cell(ws, "逾期未办结" if item.status == "overdue" else "逾期办结", styles, light=item.light),
+            _cell(ws, {"overdue": "逾期未办结", "missed": "未按期"}.get(item.status, "逾期办结"), styles,
+                  light=item.light),
             _cell(ws, item.task.ref, styles), _cell(ws, item.task.title, styles, wrap=True),
             _cell(ws, item.owner_name, styles), _cell(ws, item.unit.label, styles),
             _cell(ws, item.due.date(), styles, number_format="yyyy-mm-dd"), _cell(ws, item.days_text, styles),

@@ -93,7 +93,7 @@ def item_rows(
     for branch in ([clause] if isinstance(clause, ColumnElement) else clause):
         query = select(occ.c.id, occ.c.task_id, occ.c.owner_kind, occ.c.owner_id, occ.c.unit_id, occ.c.due,
                        occ.c.first_reminder_at, occ.c.state, occ.c.reported_at, occ.c.waived_at, occ.c.value,
-                       occ.c.report_count, occ.c.times, occ.c.reminders).where(
+                       occ.c.report_count, occ.c.times, occ.c.reminders, occ.c.superseded_at).where(
             branch, occ.c.plan_id == plan_id, occ.c.archived.is_(False))
         if states:
             query = query.where(occ.c.state.in_(states))
@@ -114,7 +114,8 @@ def item_rows(
     for r in rows:
         task = shown.get(r.task_id) or {"title": r.task_id, "ref": "", "evidence": "", "target": "", "unit": ""}
         status = status_at(state=r.state, due=r.due, first_reminder_at=r.first_reminder_at,
-                           reported_at=r.reported_at, waived_at=r.waived_at, as_of=stamp)
+                           reported_at=r.reported_at, waived_at=r.waived_at, as_of=stamp,
+                           superseded_at=r.superseded_at)
         result.append({
             "id": r.id, "task_id": r.task_id, "title": task["title"], "ref": task["ref"],
             "evidence": task["evidence"], "target": task["target"],
@@ -143,6 +144,8 @@ def group_mine(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             groups["waiting"].append(row)
         elif row["status"] in ("overdue", "due_soon", "upcoming"):
             groups[row["status"]].append(row)
+        elif row["status"] == "missed":  # past its period, still to do: listed with the overdue (marked 未按期)
+            groups["overdue"].append(row)
     return groups
 
 
