@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -29,6 +29,7 @@ from duban.models import DeliveryRow, NotificationRow, OccurrenceRow, PersonRow,
 from duban.outbox import enqueue_ids
 from duban.policy import (
     KINDS,
+    OWNER_ROLES,
     PENDING,
     Directory,
     EscalationClock,
@@ -43,13 +44,17 @@ from duban.policy import (
 from duban.policy import (
     decide as decide_stages,
 )
+from duban.rollup import GROUP_INTERVAL, Line, attach_counts, due_to_tell, gather, missed_by_owner, order, told, worst
 from duban.store import utc
 from duban.workdays import WorkdayCalendar
 
 ROBOT = "robot"
 BATCH = 500
 ROBOT_ITEMS_SHOWN = 30
-ITEMS_SHOWN = 50
+# A message fits a phone screen or two whatever the plan's size: at most this many of one's own items of each
+# kind, and this many roll-up lines, are listed; the counts and the links carry the rest.
+ITEMS_SHOWN = 12
+LINES_SHOWN = 12
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class TaskInfo:
     title: str
     policy: Policy
     co_owner_units: tuple[str, ...]
+    position: int = 0
 
 
 @dataclass
@@ -81,6 +87,7 @@ class PlanContext:
     env: Environment
     quiet: tuple[time, time] | None
     roles: dict[str, str] = field(default_factory=dict)
+    office_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,11 +107,14 @@ class Item:
 
 @dataclass
 class Message:
-    """What one person (or a group robot) hears on one channel in one run."""
+    """What one person (or a group robot) hears on one channel in one run: their own items, itemised, and
+    the roll-up lines of others' items they supervise; `missed` counts their own items past their period."""
 
     person_id: str
     channel: str
     items: list[Item]
+    lines: list[Line] = field(default_factory=list)
+    missed: int = 0
 
 
 class Chunk:
@@ -181,7 +191,8 @@ def load_context(*, engine: Engine, plan_id: str, settings: Settings, secret: st
     with engine.connect() as connection:
         plan = connection.execute(select(PlanRow).where(PlanRow.id == plan_id)).one()
         task_rows = connection.execute(select(TaskRow.id, TaskRow.ref, TaskRow.title, TaskRow.policy,
-                                              TaskRow.co_owners).where(TaskRow.plan_id == plan_id)).all()
+                                              TaskRow.co_owners, TaskRow.position)
+                                       .where(TaskRow.plan_id == plan_id)).all()
         units = {r.id: r.short or r.name for r in connection.execute(
             select(UnitRow.id, UnitRow.short, UnitRow.name).where(UnitRow.plan_id == plan_id))}
         people = connection.execute(select(PersonRow.id, PersonRow.name, PersonRow.unit_id, PersonRow.roles,
@@ -197,14 +208,14 @@ def load_context(*, engine: Engine, plan_id: str, settings: Settings, secret: st
         co_units = [unit for expr in filter(None, row.co_owners.split(";"))
                     for unit in (catalog.owner_units(expr) if not expr.startswith("group:")
                                  or expr[6:] in catalog.groups else [])]
-        tasks[row.id] = TaskInfo(row.id, row.ref, row.title, policy, tuple(dict.fromkeys(co_units)))
+        tasks[row.id] = TaskInfo(row.id, row.ref, row.title, policy, tuple(dict.fromkeys(co_units)), row.position)
     directory = Directory.of(person_from_row(p) for p in people)
     office = units.get(catalog.plan.office or "", "")
     return PlanContext(
         plan_id=plan_id, title=plan.title, office=office, tz=tz, calendar=calendar,
         clock=EscalationClock(calendar, catalog.plan.remind_at, tz), tasks=tasks, units=units, directory=directory,
         settings=settings, secret=secret, env=env or environment(settings.templates_dir or None),
-        quiet=parse_quiet_hours(settings.quiet_hours), roles=dict(catalog.roles),
+        quiet=parse_quiet_hours(settings.quiet_hours), roles=dict(catalog.roles), office_id=catalog.plan.office or "",
     )
 
 
@@ -215,12 +226,12 @@ def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Seque
     windows = []
     if "remind" in kinds:
         windows.append(and_(occ.c.first_reminder_at <= moment, occ.c.due >= moment))
-    if "escalate" in kinds:
-        windows.append(occ.c.due < moment)
+    if "escalate" in kinds:  # past its deadline and not yet superseded (missed items are not heard of alone)
+        windows.append(and_(occ.c.due < moment, or_(occ.c.superseded_at.is_(None), occ.c.superseded_at >= moment)))
     if not windows:
         return []
     query = select(occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.due,
-                   occ.c.state, occ.c.reminders).where(
+                   occ.c.state, occ.c.reminders, occ.c.superseded_at).where(
         occ.c.plan_id == plan_id, occ.c.archived.is_(False), occ.c.state.in_(PENDING), or_(*windows))
     if units is not None:
         query = query.where(occ.c.unit_id.in_(sorted(units)))
@@ -230,7 +241,7 @@ def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Seque
         if r.reminders not in parsed:
             parsed[r.reminders] = reminders_from_json(r.reminders)
         result.append(Pending(r.id, r.task_id, r.owner_id, r.owner_kind, r.unit_id, r.due, r.state,
-                              parsed[r.reminders]))
+                              parsed[r.reminders], r.superseded_at))
     return result
 
 
@@ -251,15 +262,31 @@ def _delivered(connection: Connection, plan_id: str, stages: list[tuple[Pending,
 
 def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str] = KINDS,
            units: frozenset[str] | None = None) -> list[Message]:
-    """Each person's (and group robot's) message for `as_of`, without what was already put to them
-    (only for items owned by `units`, when given)."""
+    """Each person's (and group robot's) message for `as_of`: their own items not yet put to them, itemised, and
+    their roll-up lines when one is due to be told (only for items owned by `units`, when given)."""
     with engine.connect() as connection:
         pending = _pending(connection, ctx.plan_id, as_of, kinds, units)
         policies = {task_id: info.policy for task_id, info in ctx.tasks.items()}
         stages = [(occ, stage) for occ, stage in decide_stages(pending, policies, ctx.clock, as_of, kinds)
                   if occ.task_id in ctx.tasks]
         delivered = _delivered(connection, ctx.plan_id, stages) if stages else set()
-    grouped: dict[tuple[str, str], list[Item]] = defaultdict(list)
+        own, others = _sort_out(ctx, stages, delivered)
+        lines = gather(others)
+        lines = _to_tell(ctx, lines, told(connection, ctx.plan_id, lines, as_of) if lines else {}, as_of)
+        attach_counts(connection, ctx.plan_id, as_of, [line for found in lines.values() for line in found])
+        missed = missed_by_owner(connection, ctx.plan_id, as_of) if own else {}
+    positions = {task_id: info.position for task_id, info in ctx.tasks.items()}
+    return [Message(person_id, channel, sorted(own.get((person_id, channel), []), key=_item_order),
+                    order(lines.get((person_id, channel), []), positions),
+                    _missed_for(ctx, person_id, missed) if (person_id, channel) in own else 0)
+            for person_id, channel in sorted(set(own) | set(lines))]
+
+
+def _sort_out(ctx: PlanContext, stages: list[tuple[Pending, Stage]], delivered: set[tuple]
+              ) -> tuple[dict[tuple[str, str], list[Item]], list[tuple[str, str, str, Item]]]:
+    """Owners' items not yet put to them (and group robots'), by (person, channel); everyone else's, for roll-ups."""
+    own: dict[tuple[str, str], list[Item]] = defaultdict(list)
+    others: list[tuple[str, str, str, Item]] = []
     robot_seen: set[tuple[str, str]] = set()
     for occ, stage in stages:
         task = ctx.tasks[occ.task_id]
@@ -267,14 +294,41 @@ def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence
         for recipient in recipients(occ, stage, task.co_owner_units, ctx.directory):
             person = ctx.directory.people[recipient.person_id]
             for channel in person_channels(person, channels):
-                if (occ.id, stage.name, person.id, channel) not in delivered:
-                    grouped[(person.id, channel)].append(_item(occ, stage, recipient.why))
+                if recipient.why != "owner":
+                    others.append((person.id, channel, person.unit, _item(occ, stage, recipient.why)))
+                elif (occ.id, stage.name, person.id, channel) not in delivered:
+                    own[(person.id, channel)].append(_item(occ, stage, recipient.why))
         for channel in robot_channels(channels):
             if (occ.id, stage.name, ROBOT, channel) not in delivered and (occ.id, channel) not in robot_seen:
                 robot_seen.add((occ.id, channel))
-                grouped[(ROBOT, channel)].append(_item(occ, stage, "group"))
-    return [Message(person_id, channel, sorted(items, key=_item_order))
-            for (person_id, channel), items in sorted(grouped.items())]
+                own[(ROBOT, channel)].append(_item(occ, stage, "group"))
+    return own, others
+
+
+def _to_tell(ctx: PlanContext, lines: dict[tuple[str, str], list[Line]],
+             earlier: dict[tuple[str, str, str], list[tuple[datetime, int]]], as_of: datetime
+             ) -> dict[tuple[str, str], list[Line]]:
+    """Each person's lines, for those with at least one line due to be told (the others wait)."""
+    today = as_of.astimezone(ctx.tz).date()
+
+    def due(person_id: str, channel: str, line: Line) -> bool:
+        policy = ctx.tasks[line.task_id].policy
+        return due_to_tell(line, earlier.get((line.key, person_id, channel), ()), today=today,
+                           interval=policy.repeat_every or GROUP_INTERVAL, repeats=policy.repeat_every > 0,
+                           workdays_between=ctx.calendar.workdays_between, tz=ctx.tz)
+
+    return {key: found for key, found in lines.items() if any(due(*key, line) for line in found)}
+
+
+def _missed_for(ctx: PlanContext, person_id: str, missed: dict[tuple[str, str], int]) -> int:
+    """How many items a person answers for as owner are missed: their own, and their unit's if they hear for it."""
+    if person_id == ROBOT or not missed:
+        return 0
+    person = ctx.directory.people[person_id]
+    count = missed.get(("person", person_id), 0)
+    if person_id in ctx.directory.in_unit(person.unit, OWNER_ROLES):
+        count += missed.get(("unit", person.unit), 0)
+    return count
 
 
 def _item(occ: Pending, stage: Stage, why: str) -> Item:
@@ -295,9 +349,10 @@ def _insert(connection: Connection, table: Any) -> Any:
 
 
 def _claim_deliveries(
-    connection: Connection, plan_id: str, messages: list[Message], at: datetime,
+    connection: Connection, plan_id: str, messages: list[Message], at: datetime, day: date,
 ) -> tuple[set[tuple], dict[tuple[str, str], int]]:
-    """Insert the batch's delivery rows where absent; return those this transaction inserted.
+    """Insert the batch's delivery rows (items' stages, and lines told on `day`) where absent; return those this
+    transaction inserted.
 
     Each message's rows carry a negative placeholder `notification_id` (-1, -2, ...) until `_link` sets the
     real one before commit, so no committed row ever holds one: other transactions' placeholders are
@@ -309,6 +364,9 @@ def _claim_deliveries(
              "person_id": m.person_id, "channel": m.channel, "at": at,
              "notification_id": tokens[(m.person_id, m.channel)]}
             for m in messages for item in m.items]
+    rows += [{"plan_id": plan_id, "occurrence_id": line.key, "stage": line.stage(day), "person_id": m.person_id,
+              "channel": m.channel, "at": at, "notification_id": tokens[(m.person_id, m.channel)]}
+             for m in messages for line in m.lines]
     if not rows:
         return set(), tokens
     connection.execute(_insert(connection, table).on_conflict_do_nothing(), rows)
@@ -360,13 +418,15 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
             _count(report, message, collect, _render(ctx, message, as_of, render), as_of)
         return report
     with engine.begin() as connection:
-        kept, tokens = _claim_deliveries(connection, ctx.plan_id, messages, utc(as_of))
+        day = as_of.astimezone(ctx.tz).date()
+        kept, tokens = _claim_deliveries(connection, ctx.plan_id, messages, utc(as_of), day)
         fresh = []
         for message in messages:
-            items = [i for i in message.items if (i.occurrence_id, i.stage.name, message.person_id, message.channel)
-                     in kept]
-            if items:
-                fresh.append(Message(message.person_id, message.channel, items))
+            who = (message.person_id, message.channel)
+            items = [i for i in message.items if (i.occurrence_id, i.stage.name, *who) in kept]
+            lines = [line for line in message.lines if (line.key, line.stage(day), *who) in kept]
+            if items or lines:
+                fresh.append(Message(message.person_id, message.channel, items, lines, message.missed))
         sms_people = sorted({m.person_id for m in fresh if m.channel == "sms"})
         today = as_of.astimezone(ctx.tz).date()
         sent_today = _sms_today(connection, ctx, sms_people, today) if sms_people else Counter()
@@ -390,13 +450,17 @@ def _count(report: WriteReport, message: Message, collect: bool, rendered: dict,
     report.people += 1
     for item in message.items:
         report.items[(item.stage.kind, item.stage.name)] += 1
+    for line in message.lines:
+        report.items[("group", f"group-{line.level}")] += 1
     if collect:
         report.rows.append({
             "person": message.person_id, "name": rendered["data"].get("name", ""), "channel": message.channel,
             "address": rendered["address"], "items": len(message.items),
-            "stages": ", ".join(sorted({i.stage.name for i in message.items})),
+            "stages": ", ".join(sorted({i.stage.name for i in message.items}
+                                       | {f"group-{line.level}" for line in message.lines})),
             "subject": rendered["subject"], "not_before": rendered.get("not_before") or as_of,
-            "what": [f"{i.stage.name} {i.occurrence_id}" for i in message.items],
+            "what": [f"{i.stage.name} {i.occurrence_id}" for i in message.items]
+            + [f"group-{line.level} {line.key}" for line in message.lines], "lines": len(message.lines),
         })
 
 
@@ -415,7 +479,8 @@ def _link(connection: Connection, ids: dict[str, int], by_key: dict[str, Message
 
 
 def _key(ctx: PlanContext, message: Message, as_of: datetime) -> str:
-    items = "|".join(f"{i.occurrence_id}#{i.stage.name}" for i in message.items)
+    items = "|".join([f"{i.occurrence_id}#{i.stage.name}" for i in message.items]
+                     + [f"{line.key}#{line.level}" for line in message.lines])
     digest = hashlib.sha1(items.encode()).hexdigest()[:16]
     return f"notice/{ctx.plan_id}/{utc(as_of):%Y%m%dT%H%M%S}/{message.person_id}/{message.channel}/{digest}"
 
@@ -426,11 +491,10 @@ def _item_view(ctx: PlanContext, item: Item, as_of_day: date, link: str = "") ->
     due_local = item.due.astimezone(ctx.tz)
     due_day = due_local.date()
     stage = item.stage
-    owner = (ctx.directory.people[item.owner_id].name if item.owner_kind == "person"
-             and item.owner_id in ctx.directory.people else ctx.units.get(item.unit_id, item.unit_id))
     path = item_path(item.occurrence_id)
     return {
-        "id": item.occurrence_id, "title": task.title, "ref": task.ref, "owner_name": owner, "due": due_local,
+        "id": item.occurrence_id, "title": task.title, "ref": task.ref, "owner_name": _owner_name(ctx, item),
+        "owner_label": "责任人" if item.owner_kind == "person" else "责任单位", "due": due_local,
         "due_day": due_day, "kind": stage.kind, "stage": stage.name, "why": item.why, "acked": item.state == "acked",
         "workdays_left": ctx.calendar.workdays_between(as_of_day, due_day) if due_day >= as_of_day else 0,
         "days_left": (due_day - as_of_day).days,
@@ -439,6 +503,49 @@ def _item_view(ctx: PlanContext, item: Item, as_of_day: date, link: str = "") ->
         "level": stage.level, "levels": stage.levels, "repeat": stage.repeat,
         "level_to": [_target_label(ctx, target, item.unit_id) for target in stage.to],
         "url": f"{link}?next={quote(path, safe='/')}" if link else ctx.settings.base_url.rstrip("/") + path,
+    }
+
+
+def _owner_name(ctx: PlanContext, item: Item, with_unit: bool = True) -> str:
+    """责任单位 by name, or 责任人 by name with their unit: 向刚（县扶贫办）."""
+    unit = ctx.units.get(item.unit_id, item.unit_id)
+    person = ctx.directory.people.get(item.owner_id) if item.owner_kind == "person" else None
+    if item.owner_kind != "person":
+        return unit
+    name = person.name if person else item.owner_id
+    return f"{name}（{unit}）" if with_unit else name
+
+
+def _page_url(ctx: PlanContext, person: Any, link: str, filters: dict[str, str]) -> str:
+    """A page filtered to a set: the overview for the office and leaders (who may open it), else the person's list."""
+    sees_all = person is not None and (person.unit == ctx.office_id or "leader" in person.roles)
+    path = "/all?" + urlencode(filters) if sees_all else "/"
+    return f"{link}?next={quote(path, safe='/')}" if link else ctx.settings.base_url.rstrip("/") + path
+
+
+def _line_view(ctx: PlanContext, line: Line, as_of_day: date, person: Any, link: str) -> dict[str, Any]:
+    """A roll-up line as the templates show it: counts in its scope, the top level, the worst few, one link."""
+    task, counts = ctx.tasks[line.task_id], line.counts
+    by_person = any(member.owner_kind == "person" for member in line.members)
+    top = max(line.members, key=lambda member: (member.stage.level, member.stage.moment))
+    oldest = counts.oldest_overdue
+    filters = {"task": line.task_id, "status": "overdue" if line.level else "due_soon"}
+    if line.scope:
+        filters["unit"] = line.scope
+    worst_named = []
+    for member in worst(line):
+        name = _owner_name(ctx, member, with_unit=line.scope is None)
+        worst_named.append(f"{name}{(as_of_day - member.due.astimezone(ctx.tz).date()).days}天")
+    soonest = min(member.due for member in line.members).astimezone(ctx.tz).date()
+    return {
+        "task_id": line.task_id, "title": task.title, "ref": task.ref, "why": line.why,
+        "scope_name": ctx.units.get(line.scope, line.scope) if line.scope else "",
+        "kind": "escalate" if line.level else "remind", "level": line.level, "levels": top.stage.levels,
+        "level_to": [_target_label(ctx, target, top.unit_id) for target in top.stage.to],
+        "measure": "名责任人" if by_person else "个责任单位", "noun": "名" if by_person else "个",
+        "owners": counts.owners, "overdue": counts.overdue_owners, "due_soon": counts.due_soon_owners,
+        "missed": counts.missed, "oldest_days": (as_of_day - oldest.astimezone(ctx.tz).date()).days if oldest else 0,
+        "worst": worst_named, "soonest": soonest, "url": _page_url(ctx, person, link, filters),
     }
 
 
@@ -451,12 +558,14 @@ def _target_label(ctx: PlanContext, target: str, unit_id: str) -> str:
 
 
 def _summary(ctx: PlanContext, message: Message) -> str:
-    """One line about a message, without templates: 2项已逾期、1项即将到期：「title」等."""
+    """One line about a message, without templates: 2项已逾期、1项即将到期、督办3项工作：「title」等."""
     counts = Counter(item.stage.kind for item in message.items)
     parts = [f"{counts['escalate']}项已逾期"] if counts["escalate"] else []
     parts += [f"{counts['remind']}项即将到期"] if counts["remind"] else []
-    title = ctx.tasks[message.items[0].task_id].title
-    return "、".join(parts) + f"：「{title}」" + ("等" if len(message.items) > 1 else "")
+    parts += [f"督办{len(message.lines)}项工作"] if message.lines else []
+    first = message.items[0].task_id if message.items else message.lines[0].task_id
+    more = len(message.items) + len(message.lines) > 1
+    return "、".join(parts) + f"：「{ctx.tasks[first].title}」" + ("等" if more else "")
 
 
 def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = True) -> dict[str, Any]:
@@ -465,35 +574,43 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
 
     robot = message.person_id == ROBOT
     person = None if robot else ctx.directory.people[message.person_id]
+    groups = [[line.key, line.level, [m.occurrence_id for m in line.members]] for line in message.lines]
     if not render:
         address = "" if person is None else person.email if message.channel == "email" else person.mobile
         return {"plan_id": ctx.plan_id, "key": _key(ctx, message, as_of), "person_id": message.person_id,
                 "channel": message.channel, "address": address, "subject": _summary(ctx, message),
                 "data": {"name": person.name if person else "",
-                         "items": [[i.occurrence_id, i.stage.name] for i in message.items]},
+                         "items": [[i.occurrence_id, i.stage.name] for i in message.items], "groups": groups},
                 "as_of": as_of, "created_at": as_of, "not_before": as_of}
     as_of_day = as_of.astimezone(ctx.tz).date()
-    # A superior may hear of hundreds of items at once: list the first ITEMS_SHOWN of each kind, count the rest.
+    # Whatever the plan's size, a message lists a few of each kind; the counts and the links carry the rest.
+    shown = ROBOT_ITEMS_SHOWN if robot else ITEMS_SHOWN
     escalating = [item for item in message.items if item.stage.kind == "escalate"]
     reminding = [item for item in message.items if item.stage.kind == "remind"]
     link = ""
     if person is not None:
         token = make_token(secret=ctx.secret, person_id=person.id, plan_id=ctx.plan_id, now=as_of)
         link = f"{ctx.settings.base_url.rstrip('/')}/login/{token}"
-    escalations = [_item_view(ctx, item, as_of_day, link) for item in escalating[:ITEMS_SHOWN]]
-    reminders = [_item_view(ctx, item, as_of_day, link) for item in reminding[:ITEMS_SHOWN]]
+    escalations = [_item_view(ctx, item, as_of_day, link) for item in escalating[:shown]]
+    reminders = [_item_view(ctx, item, as_of_day, link) for item in reminding[:shown]]
+    lines = [_line_view(ctx, line, as_of_day, person, link) for line in message.lines[:LINES_SHOWN]]
     items = escalations + reminders
+    missed_filters = {"status": "missed"} | ({"unit": person.unit} if person else {})
     values = {
         "person": person, "plan": {"id": ctx.plan_id, "title": ctx.title}, "office": ctx.office or "督办室",
         "items": items, "reminders": reminders, "escalations": escalations, "link": link, "as_of": as_of,
         "as_of_day": as_of_day, "tz": ctx.tz, "base_url": ctx.settings.base_url.rstrip("/"),
         "shown": ROBOT_ITEMS_SHOWN, "n_items": len(message.items), "n_escalations": len(escalating),
-        "n_reminders": len(reminding),
+        "n_reminders": len(reminding), "lines": lines, "n_lines": len(message.lines),
+        "lines_overdue": sum(line.counts.overdue_owners for line in message.lines), "missed": message.missed,
+        "missed_url": _page_url(ctx, person, link, missed_filters) if message.missed else "",
+        "all_url": _page_url(ctx, person, link, {"status": "overdue"}),
     }
     env = ctx.env
-    first = items[0]
+    first = items[0] if items else {"title": lines[0]["title"], "due_day": lines[0]["soonest"]}
     sms_params = {
-        "name": person.name if person else "", "count": str(len(message.items)), "overdue": str(len(escalating)),
+        "name": person.name if person else "", "count": str(len(message.items) + len(message.lines)),
+        "overdue": str(len(escalating) + sum(1 for line in message.lines if line.level)),
         "first": first["title"][:20], "due": f"{first['due_day'].month}月{first['due_day'].day}日", "link": link,
     }
     values["sms_params"] = sms_params
@@ -509,7 +626,7 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
         subject = " ".join(env.get_template("robot/notice_title.txt").render(values).split())
         body_text, body_html, address = env.get_template("robot/notice.md").render(values), "", ""
     data = {"name": person.name if person else "", "from_name": f"{ctx.office}督办" if ctx.office else "督办",
-            "kind": "notice", "items": [[i.occurrence_id, i.stage.name] for i in message.items],
+            "kind": "notice", "items": [[i.occurrence_id, i.stage.name] for i in message.items], "groups": groups,
             "sms_params": sms_params}
     return {"plan_id": ctx.plan_id, "key": _key(ctx, message, as_of), "person_id": message.person_id,
             "channel": message.channel, "address": address, "subject": subject, "body_text": body_text,
@@ -517,9 +634,10 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
 
 
 def preview(messages: Iterable[Message]) -> list[dict[str, Any]]:
-    """Messages as rows for people (who, how many items, which stages)."""
-    return [{"person": m.person_id, "channel": m.channel, "items": len(m.items),
-             "stages": ", ".join(sorted({i.stage.name for i in m.items}))} for m in messages]
+    """Messages as rows for people (who, how many items and roll-up lines, which stages)."""
+    return [{"person": m.person_id, "channel": m.channel, "items": len(m.items), "lines": len(m.lines),
+             "stages": ", ".join(sorted({i.stage.name for i in m.items} | {f"group-{x.level}" for x in m.lines}))}
+            for m in messages]
 
 
 def dumps(data: Any) -> str:
