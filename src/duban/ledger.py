@@ -6,7 +6,8 @@ Columns (first row; Chinese or English headers, any order; other columns are ign
   办结时间 / at        when it was done (date or date and time); default the --as-of moment
   说明 / note          what was done
   数值 / value         the figure, for a task with a target (e.g. 93.5)
-  佐证材料 / evidence  evidence files, paths relative to the ledger, separated by ';' or new lines
+  佐证材料 / evidence  evidence files, paths relative to the ledger and inside its folder, separated by ';' or
+                      new lines
 A row with nothing but its 编号 (as the template lists pending occurrences) is not a report and is skipped.
 """
 
