@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import mailbox
+import smtplib
 import ssl
 import threading
 from email import message_from_bytes, policy
@@ -337,3 +338,115 @@ def test_wecom_through_apprise_json_reaches_the_webhook(http_peer):
     http_peer.reply = (500, {})
     with pytest.raises(SendError):
         send_one(RobotSender.from_url("wecom", f"json://127.0.0.1:{port}/hook"), row)
+
+
+# --- issue 14: timeouts that hold, refusals told apart ------------------------------------------------------------
+
+
+def _dribbling_server(stop: threading.Event) -> int:
+    """A server that greets one byte at a time, a byte every 0.1 s, and never finishes its line."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        while not stop.is_set():
+            try:
+                connection.sendall(b"2")
+            except OSError:
+                break
+            stop.wait(0.1)
+        connection.close()
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_a_dribbling_smtp_server_cannot_hold_a_send_past_its_timeout():
+    stop = threading.Event()
+    sender = SmtpSender.from_url(f"smtp://127.0.0.1:{_dribbling_server(stop)}?from=duban@example.org&timeout=0.5")
+    outcome: list = []
+
+    def connect() -> None:
+        try:
+            sender.open()
+        except SendError as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(30)  # a socket timeout alone never fires: every byte arrives within it
+    stop.set()
+    assert outcome, "open() was still waiting for the greeting"
+    assert "no answer within 0.5 s" in str(outcome[0]) and outcome[0].unreachable and not outcome[0].permanent
+
+
+@pytest.mark.parametrize(("error", "permanent", "refused", "unreachable"), [
+    (smtplib.SMTPRecipientsRefused({"a@x.cn": (550, b"5.1.1 no such user")}), True, True, False),
+    (smtplib.SMTPRecipientsRefused({"a@x.cn": (550, b"mailbox unavailable")}), False, True, False),
+    (smtplib.SMTPRecipientsRefused({"a@x.cn": (450, b"4.2.1 try later")}), False, False, False),
+    (smtplib.SMTPDataError(554, b"5.7.1 too many messages, try again later"), False, False, False),
+    (smtplib.SMTPSenderRefused(550, b"too many mails from you", "duban@x.cn"), False, False, False),
+    (smtplib.SMTPDataError(421, b"closing"), False, False, True),
+    (smtplib.SMTPServerDisconnected("gone"), False, False, True),
+])
+def test_smtp_refusals_are_told_apart(error, permanent, refused, unreachable):
+    from duban.notify.email import classify
+
+    failure = classify(error, "smtp://mail")
+    assert (failure.permanent, failure.refused, failure.unreachable) == (permanent, refused, unreachable)
+
+
+ALIYUN_ANSWERS = {"isv.BUSINESS_LIMIT_CONTROL": False, "isv.AMOUNT_NOT_ENOUGH": False, "isp.SYSTEM_ERROR": False,
+                  "isv.MOBILE_NUMBER_ILLEGAL": True, "isv.SMS_TEMPLATE_ILLEGAL": True}
+TENCENT_STATUSES = {"LimitExceeded.PhoneNumberDailyLimit": False, "LimitExceeded.DeliveryFrequencyLimit": False,
+                    "FailedOperation.InsufficientBalanceInSmsPackage": False,
+                    "FailedOperation.PhoneNumberInBlacklist": True, "InvalidParameterValue.IncorrectPhoneNumber": True}
+
+
+def _permanence(http_peer, url: str, answers: dict, reply) -> dict[str, bool]:
+    seen = {}
+    for code in answers:
+        http_peer.reply = (200, reply(code))
+        with pytest.raises(SendError, match=code) as caught:
+            send_one(sms_sender(url), outgoing("sms", "13800000001"))
+        seen[code] = caught.value.permanent
+    return seen
+
+
+def test_aliyun_rate_limits_are_retried_and_bad_numbers_are_not(http_peer):
+    url = f"aliyun://k:s@dysmsapi.aliyuncs.com?sign=x&template=SMS_1&endpoint={http_peer.base}"
+    seen = _permanence(http_peer, url, ALIYUN_ANSWERS, lambda code: {"Code": code, "Message": "m"})
+    assert seen == ALIYUN_ANSWERS
+
+
+def test_tencent_send_status_limits_are_retried_and_bad_numbers_are_not(http_peer):
+    url = f"tencent://a:b@sms.tencentcloudapi.com?app=1&sign=x&template=1&endpoint={http_peer.base}"
+    seen = _permanence(http_peer, url, TENCENT_STATUSES, lambda code: {
+        "Response": {"SendStatusSet": [{"Code": code, "Message": "m"}], "RequestId": "r"}})
+    assert seen == TENCENT_STATUSES
+
+
+def test_a_hanging_sms_gateway_is_cut_at_the_timeout_and_called_unreachable():
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, reads nothing, never answers
+    try:
+        sender = sms_sender(f"http://127.0.0.1:{listener.getsockname()[1]}/send")
+        sender.send_timeout = 0.4
+        with pytest.raises(SendError, match=r"no answer within 0.4 s") as caught:
+            send_one(sender, outgoing("sms", "13800000001"))
+    finally:
+        listener.close()
+    assert caught.value.unreachable and not caught.value.permanent
+
+
+def test_robot_timeouts_fit_the_send_budget():
+    sender = RobotSender.from_url("dingtalk", "dingtalk://token/")
+    sender.send_timeout = 6.0
+    sender.open()
+    plugin = next(iter(sender._client))
+    assert plugin.request_rate_per_sec + plugin.socket_connect_timeout + plugin.socket_read_timeout <= 6.0
+    sender.close()
