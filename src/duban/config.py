@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -44,6 +43,8 @@ def load_settings(environ: dict[str, str] | None = None, toml_path: str | Path |
     toml_path = Path(toml_path or environ.get("DUBAN_CONFIG", "duban.toml"))
     values: dict[str, object] = {}
     if toml_path.is_file():
+        import tomllib  # here, not at the top: `duban status` starts faster without it
+
         with toml_path.open("rb") as handle:
             try:
                 values.update(tomllib.load(handle).get("duban", {}))

@@ -95,12 +95,25 @@ def calendar(
         catalog, people = _load(path, contacts)
         rows, plan_id = calendar_from_catalog(catalog, people, start, end, owner), catalog.plan.id
     else:
+        from duban.readpath.command import read_calendar
+
+        if read_calendar(settings().database_url, start=from_, end=to, owner=owner, plan=plan, format=format.value,
+                         now=now(), out=_stdout()):
+            return
         from duban.views import pick_plan, store_rows
 
         store = engine()
         plan_id, tz = pick_plan(store, plan)
         rows = list(store_rows(store, plan_id, tz, start, end, owner))
     _emit_rows(rows, format, output.CALENDAR_COLUMNS, plan_id)
+
+
+def _stdout():  # noqa: ANN202 - a binary stream
+    """Standard output for bytes, after what was already written as text."""
+    import sys
+
+    sys.stdout.flush()
+    return sys.stdout.buffer
 
 
 def _emit_rows(rows: list[dict], format: Format, columns: list, plan_id: str) -> None:
@@ -125,7 +138,14 @@ def status(
     plan: PlanOpt = None,
     format: FormatOpt = Format.table,
 ) -> None:
-    """Each occurrence with its state at a moment: upcoming, due_soon, overdue, done, done_late, waived."""
+    """Each occurrence with its state at a moment: upcoming, due_soon, overdue, missed, done, done_late, waived."""
+    import sys
+
+    from duban.readpath.command import read_status
+
+    if read_status(settings().database_url, as_of=as_of, owner=owner, state=state, plan=plan, format=format.value,
+                   now=now(), out=_stdout(), err=sys.stderr):
+        return
     from duban import output
     from duban.status import STATES
     from duban.timeutil import parse_moment
