@@ -97,6 +97,13 @@ ALLOWED = [
     Allowed("常态化", "加大常态化疫情防控下的就业帮扶力度", "names the epidemic-control regime, not a cadence"),
 ]
 
+# Figures of the plan carried by a task as progress with no target (catalog reading R8): the task
+# quoting the figure names it in its note, and the reason says why a target would be wrong.
+PROGRESS_FIGURES = {
+    "80学时": ("home-teaching-hours", "the 2020-21 school year's total: at 2 学时 a week a teacher has "
+               "34 by 12月31日, so a target of 80 on any report of the campaign is unreachable (issue 16 §1)"),
+}
+
 # Dates the catalog may use that are not written in the plan's text, each with its reason.
 DERIVED_DATES = {
     date(YEAR, 9, 7): "first Monday of 组织实施 (9月6日 is a Sunday): start of weekly tasks",
@@ -113,7 +120,7 @@ SUBJECTS = {
     "各乡镇(街道)、县级相关部门": "group:campaign-units",
     "各乡镇(街道)": "group:towns",
     "县级相关部门": "group:county-depts",
-    "县级有关部门": "group:county-depts",
+    "县级有关部门": "group:monitoring-data-depts",  # 二（一）5: those whose records feed the monitoring (R6)
     "泥溪镇": "town-nixi",
     "驻村工作队": "role:village_team",
     "结对帮扶干部": "role:pairing_cadre",
@@ -229,6 +236,8 @@ def encodes(task: dict, mention: Mention) -> bool:
     if mention.kind == "every":
         return task.get("every") == mention.value
     if mention.kind == "target":
+        if mention.text in PROGRESS_FIGURES and PROGRESS_FIGURES[mention.text][0] == task["id"]:
+            return mention.text in task.get("note", "")
         target = task.get("target") or {}
         return (float(target.get("value", "nan")), target.get("unit")) == mention.value
     if mention.kind == "year":
