@@ -277,15 +277,18 @@ def write_bulletin(
     as_of: datetime | None = None, templates_dir: str | Path | None = None, now: datetime | None = None,
 ) -> list[Path]:
     """Render a month's bulletin into `out_dir`, one file per format; return the paths."""
+    from duban.casework.counts import counts_at
     from duban.sheets.render import render, templates, write_text
     from duban.sheets.xlsx import write_bulletin_workbook
 
     bulletin = load_bulletin(engine, plan_id, month, as_of, now)
+    problems = counts_at(engine, plan_id, bulletin.as_of)  # 问题整改 (issue 15), judged at the bulletin's moment
     folder, paths = Path(out_dir), []
     for fmt in formats:
         path = folder / bulletin_name(plan_id, month, fmt)
         if fmt == "xlsx":
             paths.append(write_bulletin_workbook(bulletin, path))
         else:
-            paths.append(write_text(path, render(templates(templates_dir), "sheets/bulletin.html", b=bulletin)))
+            paths.append(write_text(path, render(templates(templates_dir), "sheets/bulletin.html", b=bulletin,
+                                                 problems=problems)))
     return paths

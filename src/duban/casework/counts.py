@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Engine, and_, select
 
 from duban.models import OccurrenceRow, TaskRow, UnitRow
 from duban.store import utc
@@ -113,3 +113,9 @@ def _state_then(row: object, moment: datetime) -> str:
     if state == "reported" and reported_at is not None and utc(reported_at) > moment:
         return "open"
     return state
+
+
+def counts_at(engine: Engine, plan_id: str, as_of: datetime) -> ProblemCounts:
+    """The problem counts as of a moment, on a connection of their own (for sheets, bulletins, digests, pages)."""
+    with engine.connect() as connection:
+        return problem_counts(connection, plan_id=plan_id, as_of=as_of)

@@ -27,6 +27,7 @@ def write_status_sheet(
     horizon_days: int | None = None,
 ) -> list[Path]:
     """Render the status sheet at `as_of` into `out_dir`, one file per format; return the paths."""
+    from duban.casework.counts import counts_at
     from duban.sheets.data import load_snapshot
     from duban.sheets.render import render, templates, write_text
     from duban.sheets.sheet import DEFAULT_HORIZON, build_sheet
@@ -34,11 +35,12 @@ def write_status_sheet(
 
     snapshot = load_snapshot(engine, plan_id, as_of)
     sheet = build_sheet(snapshot, DEFAULT_HORIZON if horizon_days is None else horizon_days)
+    problems = counts_at(engine, plan_id, sheet.as_of)  # 问题整改 (issue 15)
     folder, env, paths = Path(out_dir), templates(templates_dir), []
     for fmt in formats:
         path = folder / status_sheet_name(plan_id, sheet.as_of, fmt)
         if fmt == "xlsx":
             paths.append(write_ledger(sheet, path))
         else:
-            paths.append(write_text(path, render(env, f"sheets/status.{fmt}", sheet=sheet)))
+            paths.append(write_text(path, render(env, f"sheets/status.{fmt}", sheet=sheet, problems=problems)))
     return paths

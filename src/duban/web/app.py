@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import FileResponse
 
 from duban import actions, evidence, shortlinks
+from duban.casework.counts import problem_counts
 from duban.config import Settings
 from duban.links import ICS_VALID_FOR, LinkError, item_path, read_token, secret_for
 from duban.models import EventRow, EvidenceRow, OccurrenceRow
@@ -356,13 +357,14 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             rows = queries.item_rows(connection, plan_id=visit.plan.id, as_of=clock(),
                                      clause=actions.visible_branches(connection, visit.actor))
             units = queries.unit_names(connection, visit.plan.id)
+            problems = problem_counts(connection, plan_id=visit.plan.id, as_of=clock())  # 问题整改 (issue 15)
         summary = queries.counts_by_unit(rows)
         chosen = [r for r in rows if (not unit or r["unit_id"] == unit) and (not task or r["task_id"] == task)
                   and (not status or r["status"] == status or (status == "waiting" and r["state"] == "reported"))]
         statuses = [(s, STATE_LABELS[s]) for s in STATES] + [("waiting", "待销号")]
         return render("all.html", visit=visit, rows=chosen[:ALL_LIMIT], more=max(0, len(chosen) - ALL_LIMIT),
                       total=len(chosen), summary=summary, units=units, unit=unit, status=status, statuses=statuses,
-                      item_path=item_path, title="全部事项")
+                      item_path=item_path, problems=problems, title="全部事项")
 
     # --- files, feeds, health --------------------------------------------------------------------------------
 
