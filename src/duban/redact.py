@@ -12,8 +12,9 @@ ADDRESS_IS_SECRET = frozenset({"dingtalk", "wecombot", "wxteams", "wechat", "wec
 SECRET_PARAM = re.compile(r"(?i)^(access_?token|token|key|apikey|api_key|secret|password|passwd|pwd|sign_?secret|"
                           r"signature|accesskey\w*|secret_?key|auth\w*)$")
 MASK = "***"
-# A personal link's token: /login/<payload>.<signature> or /ics/<payload>.<signature>.ics (links.make_token).
-LINK_TOKEN = re.compile(r"(/(?:login|ics)/)[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# A personal link's token: /login/<payload>.<signature> or /ics/<payload>.<signature>.ics (links.make_token),
+# and a short link's code, /s/<code> (duban.shortlinks), which signs its person in just the same.
+LINK_TOKEN = re.compile(r"(/(?:login|ics)/)[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|(/s/)[2-9a-z]{8,32}\b")
 ROBOT_URL = re.compile(r"(?i)\b(" + "|".join(sorted(ADDRESS_IS_SECRET)) + r")://[^\s'\"<>]+")
 QUERY_SECRET = re.compile(r"(?i)([?&](?:access_?token|token|key|apikey|api_key|secret|password|signature)=)"
                           r"[^&\s'\"<>]+")
@@ -58,6 +59,6 @@ def _masked_match(match: re.Match[str]) -> str:
 
 def redact_links(text: str) -> str:
     """Log text with sign-in tokens, robot addresses and secret query parameters cut out."""
-    text = LINK_TOKEN.sub(r"\1" + MASK, text)
+    text = LINK_TOKEN.sub(lambda match: (match.group(1) or match.group(2)) + MASK, text)
     text = ROBOT_URL.sub(_masked_match, text)
     return QUERY_SECRET.sub(r"\1" + MASK, text)
