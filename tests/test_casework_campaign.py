@@ -160,7 +160,7 @@ def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path)
                                   "extended": "40", "rate": "40.0%"}
     assert len(want) == 3 + 20 + 1
     [sheet] = write_status_sheet(engine=engine, plan_id=PLAN, as_of=at(AS_OF), out_dir=tmp_path / "out",
-                                 formats=("html",))
+                                 formats=("html",), horizon_days=14)
     [bulletin] = write_bulletin(engine=engine, plan_id=PLAN, month=date(2020, 11, 1), as_of=at(AS_OF),
                                 out_dir=tmp_path / "out", formats=("html",))
     app = create_app(settings, now=Clock(at(AS_OF)), engine=engine)
@@ -172,6 +172,12 @@ def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path)
     assert shown(sheet.read_text(encoding="utf-8")) == want
     assert shown(bulletin.read_text(encoding="utf-8")) == want
     assert shown(overview.text) == want
+    # The sheet lists extended items at their new deadline and still shows the original one.
+    html = sheet.read_text(encoding="utf-8")
+    originals = Counter(re.findall(r"12月15日<small>原定(\d+月\d+日)（已延期）</small>", html))
+    extended = Counter(DEADLINES[(i // 3) % 3] for i in range(200) if fate(i) == 2)
+    assert originals == {f"{day.month}月{day.day}日": n for day, n in extended.items()}
+    assert sum(originals.values()) == 40
 
     # A sync with an edited catalog afterwards: every problem stays, with its history.
     with engine.connect() as connection:

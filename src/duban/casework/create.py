@@ -17,7 +17,7 @@ from duban.casework.plan import PlanSetup, local_day, next_number, occurrence_va
 from duban.models import EventRow, OccurrenceRow, TaskRow
 from duban.store import utc
 
-ORIGINS = {"assigned": ("assigned", "交办"), "problem": ("problem", "问题整改")}
+ORIGINS = {"assigned": ("assigned", "交办事项"), "problem": ("problem", "问题整改")}  # id prefix, sheet section
 TITLE_MAX = 40
 
 
@@ -45,7 +45,7 @@ def short_title(text: str) -> str:
 def create_items(connection: Connection, *, setup: PlanSetup, origin: str, items: Sequence[NewItem], actor: Actor,
                  now: datetime, source: str) -> list[str]:
     """Insert the items' tasks, occurrences and creating events; the new occurrence ids, in order."""
-    prefix, _ = ORIGINS[origin]
+    prefix, section = ORIGINS[origin]
     number = next_number(connection, setup.id, prefix)
     start = local_day(setup, now)
     policy = setup.policy_json
@@ -56,7 +56,7 @@ def create_items(connection: Connection, *, setup: PlanSetup, origin: str, items
         task_id = f"{prefix}-{number + index:04d}"
         tasks.append({
             "plan_id": setup.id, "id": task_id, "position": 100000 + number + index, "ref": item.ref,
-            "section": item.ref, "title": item.title, "quote": item.quote, "owner": item.owner, "co_owners": "",
+            "section": section, "title": item.title, "quote": item.quote, "owner": item.owner, "co_owners": "",
             "schedule": json.dumps({"due": item.due.isoformat(), "from": start.isoformat()}), "times": 1,
             "evidence": item.evidence, "target": None, "policy": policy, "note": item.note, "origin": origin,
             "source": item.source, "assigned_by": actor.id, "archived": False,

@@ -106,6 +106,7 @@ class Item:
     value: float | None
     evidence_count: int
     reported_at: datetime | None  # plan-local, when reported by the snapshot's moment
+    original_due: datetime | None = None  # plan-local: the deadline before a granted extension (延期, issue 15)
 
     @property
     def due_day(self) -> date:
@@ -284,6 +285,7 @@ def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
             level_text=level_label(level, task.levels, roles, unit_labels),
             verification=_verification(status, r.state, r.report_count, acked, verified),
             value=r.value if reported else None, evidence_count=r.evidence, reported_at=reported,
+            original_due=r.original_due.astimezone(tz) if r.original_due else None,
         ))
     return Snapshot(plan, local_as_of, units, tasks, items)
 
@@ -296,7 +298,7 @@ def _occurrence_query(plan_id: str, as_of_utc: datetime):  # noqa: ANN202 - a SQ
         select(occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.period_start,
                occ.c.due, occ.c.first_reminder_at, occ.c.state, occ.c.acked_at, occ.c.reported_at,
                occ.c.report_count, occ.c.value, occ.c.verified_at, occ.c.waived_at, occ.c.superseded_at,
-               func.coalesce(evidence.c.n, 0).label("evidence"))
+               occ.c.original_due, func.coalesce(evidence.c.n, 0).label("evidence"))
         .outerjoin(evidence, evidence.c.occurrence_id == occ.c.id)
         .where(occ.c.plan_id == plan_id, occ.c.archived.is_(False))
         .order_by(occ.c.due, occ.c.id)
