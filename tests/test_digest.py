@@ -109,6 +109,6 @@ def test_digest_flow_twice_reaches_smtp_once(mini_campaign, smtp_sink, prefect_h
     received = sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages)
     assert received == ["wang@example.org", "zhao@example.org"]
     message = smtp_sink.messages[0]
-    assert message["Subject"] == "【督办周报】逾期未办结7项（本周新增3项）｜2020年11月2日（星期一）"
+    assert message["Subject"] == "【督办周报】逾期未办结4项（本周新增3项），往期未按期3项｜2020年11月2日（星期一）"
     body = message.get_body(("plain",)).get_content()
     assert "http://duban.test/login/" in body and "［新增］" in body

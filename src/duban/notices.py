@@ -53,8 +53,9 @@ BATCH = 500
 ROBOT_ITEMS_SHOWN = 30
 # A message fits a phone screen or two whatever the plan's size: at most this many of one's own items of each
 # kind, and this many roll-up lines, are listed; the counts and the links carry the rest.
-ITEMS_SHOWN = 12
-LINES_SHOWN = 12
+ITEMS_SHOWN = 8  # own items in all: the overdue first, then those due soon (at least REMINDERS_SHOWN of them)
+REMINDERS_SHOWN = 2
+LINES_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -592,7 +593,8 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
         token = make_token(secret=ctx.secret, person_id=person.id, plan_id=ctx.plan_id, now=as_of)
         link = f"{ctx.settings.base_url.rstrip('/')}/login/{token}"
     escalations = [_item_view(ctx, item, as_of_day, link) for item in escalating[:shown]]
-    reminders = [_item_view(ctx, item, as_of_day, link) for item in reminding[:shown]]
+    room = shown if robot else max(shown - len(escalations), REMINDERS_SHOWN)
+    reminders = [_item_view(ctx, item, as_of_day, link) for item in reminding[:room]]
     lines = [_line_view(ctx, line, as_of_day, person, link) for line in message.lines[:LINES_SHOWN]]
     items = escalations + reminders
     missed_filters = {"status": "missed"} | ({"unit": person.unit} if person else {})
