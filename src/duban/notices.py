@@ -21,6 +21,7 @@ from jinja2 import Environment
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from duban import shortlinks
 from duban.catalog import Policy, parse_catalog
 from duban.config import Settings
 from duban.directory import person_from_row
@@ -441,6 +442,8 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
             notifications.append(rendered)
             by_key[rendered["key"]] = message
             _count(report, message, collect, rendered, as_of)
+        codes = [(n.pop("short_code"), n["person_id"]) for n in notifications if "short_code" in n]
+        shortlinks.bind(connection, shortlinks.rows_for(plan_id=ctx.plan_id, person_ids=codes, now=as_of))
         ids = enqueue_ids(connection=connection, notifications=notifications)
         _link(connection, ids, by_key, tokens)
     return report
@@ -622,6 +625,8 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
         body_html = env.get_template("email/notice.html").render(values)
         address = person.email
     elif message.channel == "sms":
+        short_code = shortlinks.new_code()  # bound to the person in write(), beside the notification
+        values["short_link"] = sms_params["link"] = shortlinks.url(ctx.settings.base_url, short_code)
         subject, body_text, body_html = "", env.get_template("sms/notice.txt").render(values).strip(), ""
         address = person.mobile
     else:
@@ -630,9 +635,10 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
     data = {"name": person.name if person else "", "from_name": f"{ctx.office}督办" if ctx.office else "督办",
             "kind": "notice", "items": [[i.occurrence_id, i.stage.name] for i in message.items], "groups": groups,
             "sms_params": sms_params}
-    return {"plan_id": ctx.plan_id, "key": _key(ctx, message, as_of), "person_id": message.person_id,
-            "channel": message.channel, "address": address, "subject": subject, "body_text": body_text,
-            "body_html": body_html, "data": data, "as_of": as_of, "created_at": as_of, "not_before": as_of}
+    row = {"plan_id": ctx.plan_id, "key": _key(ctx, message, as_of), "person_id": message.person_id,
+           "channel": message.channel, "address": address, "subject": subject, "body_text": body_text,
+           "body_html": body_html, "data": data, "as_of": as_of, "created_at": as_of, "not_before": as_of}
+    return row | ({"short_code": short_code} if message.channel == "sms" else {})
 
 
 def preview(messages: Iterable[Message]) -> list[dict[str, Any]]:
