@@ -139,7 +139,8 @@ FREQUENCIES = {"daily", "weekly", "semimonthly", "monthly", "quarterly", "yearly
 TOP_KEYS = {"plan", "roles", "defaults", "units", "groups", "digest", "tasks"}
 PLAN_KEYS = {"id", "title", "timezone", "start", "end", "workdays", "holidays", "extra_workdays", "remind_at", "office"}
 TASK_KEYS = {"id", "ref", "title", "quote", "owner", "co_owners", "every", "due", "times", "from", "to",
-             "evidence", "target", "remind", "escalate", "channels", "note"}
+             "evidence", "target", "remind", "escalate", "channels", "note", "report_grace", "done_at_load",
+             "owners_from", "reported_with"}
 TARGET_KEYS = {"metric", "unit", "op", "value"}
 
 

@@ -36,7 +36,13 @@ TASK_KEYS = {
     "evidence",
     "target",
     "note",
+    "report_grace",
+    "done_at_load",
+    "owners_from",
+    "reported_with",
 } | POLICY_KEYS - {"repeat_every"}
+OWNER_LISTS = {"problems": "问题清单 (duban import-problems)"}  # lists a task's owners may come from
+DONE_KEYS = {"by", "date", "note"}  # not "on": YAML 1.1 reads it as true
 TOP_KEYS = {"plan", "defaults", "roles", "units", "groups", "digest", "tasks"}
 # Fields that may span lines: they appear on web pages and sheets only, never in a mail header or an SMS.
 MULTILINE_KEYS = {"quote", "note"}
@@ -79,6 +85,15 @@ class Target:
             "<": figure < self.value,
             "==": figure == self.value,
         }[self.op]
+
+
+@dataclass(frozen=True)
+class DoneAtLoad:
+    """Work already done when the catalog is loaded: recorded as done (销号) at sync."""
+
+    by: str  # the unit that did it
+    day: date | None = None  # when; unknown: the deadline, or the load if that comes first
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +180,15 @@ class Task:
     evidence: str = ""
     target: Target | None = None
     note: str = ""
+    report_grace: int = 0  # workdays after the period's last day in which its figure is reported
+    done_at_load: DoneAtLoad | None = None
+    owners_from: str = ""  # a list (OWNER_LISTS) naming the owners; the catalog expands no items for the task
+    reported_with: str = ""  # another task whose report carries this one; no items of its own
+
+    @property
+    def expands(self) -> bool:
+        """Whether the catalog gives this task items of its own."""
+        return not (self.owners_from or self.reported_with)
 
     @property
     def section(self) -> str:
@@ -176,8 +200,13 @@ class Task:
     def schedule(self) -> dict[str, Any]:
         """The task's schedule as plain values."""
         if self.due is not None:
-            return {"due": self.due.isoformat(), "from": self.start.isoformat()}
-        return {"every": self.every, "times": self.times, "from": self.start.isoformat(), "to": self.end.isoformat()}
+            result: dict[str, Any] = {"due": self.due.isoformat(), "from": self.start.isoformat()}
+        else:
+            result = {"every": self.every, "times": self.times, "from": self.start.isoformat(),
+                      "to": self.end.isoformat()}
+        extras = {"report_grace": self.report_grace, "owners_from": self.owners_from,
+                  "reported_with": self.reported_with}
+        return result | {key: value for key, value in extras.items() if value}
 
 
 @dataclass(frozen=True)
@@ -500,6 +529,19 @@ def _read_task(r: _Reader, m: Located, where: Where, index: int, ctx: dict[str, 
         ctx["owners"].append((str(value), value_where, False))
     policy = _read_policy(r, m, what, ctx["defaults"], ctx["targets"])
     target = _read_target(r, m, what)
+    done = _read_done(r, m, what, due is not None, ctx)
+    owners_from = r.text(m, "owners_from", what)
+    if owners_from and owners_from not in OWNER_LISTS:
+        r.problem(m.value_where["owners_from"],
+                  f"{what}.owners_from: unknown list '{owners_from}' (use {', '.join(OWNER_LISTS)})")
+    reported_with = r.text(m, "reported_with", what)
+    if reported_with:
+        ctx["reported_with"].append((str(m.get("id", "")), reported_with, m.value_where["reported_with"]))
+    if sum(map(bool, (owners_from, reported_with, done))) > 1:
+        r.problem(m.where, f"{what}: owners_from, reported_with and done_at_load exclude each other")
+    grace = r.count(m, "report_grace", what, 0, minimum=1)
+    if grace:
+        ctx["graces"].append((due or end, grace, m.value_where["report_grace"], what))
     if not {"id", "ref", "title", "owner"} <= set(m):
         return None
     return Task(
@@ -518,7 +560,42 @@ def _read_task(r: _Reader, m: Located, where: Where, index: int, ctx: dict[str, 
         target=target,
         note=r.text(m, "note", what),
         policy=policy,
+        report_grace=grace,
+        done_at_load=done,
+        owners_from=owners_from if owners_from in OWNER_LISTS else "",
+        reported_with=reported_with,
     )
+
+
+def _read_done(r: _Reader, m: Located, what: str, one_off: bool, ctx: dict[str, Any]) -> DoneAtLoad | None:
+    if "done_at_load" not in m:
+        return None
+    done_what = f"{what}.done_at_load"
+    d = r.mapping(m["done_at_load"], m.value_where["done_at_load"], done_what, DONE_KEYS, {"by"})
+    if d is None or "by" not in d:
+        return None
+    if not one_off:
+        r.problem(m.key_where["done_at_load"], f"{done_what}: only a one-off task (with 'due') can be done at load")
+    by = r.text(d, "by", done_what)
+    ctx["done_by"].append((by, d.value_where["by"], done_what))
+    return DoneAtLoad(by, r.day(d, "date", done_what), r.text(d, "note", done_what))
+
+
+def _check_links(r: _Reader, tasks: list[Task], ctx: dict[str, Any], units: dict[str, Unit]) -> None:
+    """reported_with names another expanding task of the same owner; done_at_load names a unit."""
+    by_id = {task.id: task for task in tasks}
+    for task_id, host_id, where in ctx["reported_with"]:
+        host = by_id.get(host_id)
+        task = by_id.get(task_id)
+        if host is None or host_id == task_id:
+            r.problem(where, f"task '{task_id}'.reported_with: no other task '{host_id}'")
+        elif not host.expands:
+            r.problem(where, f"task '{task_id}'.reported_with: '{host_id}' has no items of its own to carry it")
+        elif task is not None and task.owner != host.owner:
+            r.problem(where, f"task '{task_id}'.reported_with: '{host_id}' is owned by {host.owner}, not {task.owner}")
+    for by, where, what in ctx["done_by"]:
+        if by not in units:
+            r.problem(where, f"{what}.by: unknown unit '{by}'")
 
 
 def _check_owner(r: _Reader, owner: str, where: Where, units: dict, groups: dict, roles: dict, primary: bool) -> None:
@@ -588,7 +665,8 @@ def parse_catalog(text: str, path: str = "tasks_catalog.yaml") -> Catalog:
             targets.append((str(value), where))
     tasks: list[Task] = []
     if plan is not None:
-        ctx = {"plan": plan, "defaults": defaults, "targets": targets, "owners": []}
+        ctx = {"plan": plan, "defaults": defaults, "targets": targets, "owners": [], "reported_with": [],
+               "done_by": [], "graces": []}
         seen: dict[str, Where] = {}
         for index, (value, where) in enumerate(r.items(top, "tasks", "tasks")):
             m = r.mapping(value, where, f"tasks[{index}]", TASK_KEYS, {"id", "ref", "title", "owner"})
@@ -605,6 +683,8 @@ def parse_catalog(text: str, path: str = "tasks_catalog.yaml") -> Catalog:
         for owner, where, primary in ctx["owners"]:
             _check_owner(r, owner, where, units, groups, roles, primary)
         _check_calendar(r, plan, top)
+        _check_links(r, tasks, ctx, units)
+        _check_graces(r, plan, ctx["graces"])
     _check_targets(r, targets, units, roles)
     if r.problems or plan is None:
         raise CatalogError(sorted(r.problems, key=lambda p: (p.where.line, p.where.col)))
@@ -619,6 +699,18 @@ def _check_calendar(r: _Reader, plan: Plan, top: Located) -> None:
     except CalendarCoverageError as error:
         plan_map = top["plan"]
         r.problem(plan_map.value_where.get("end", plan_map.where), f"plan: {error}")
+
+
+def _check_graces(r: _Reader, plan: Plan, graces: list[tuple[date, int, Where, str]]) -> None:
+    """A report grace must end in years the workday calendar knows."""
+    from duban.workdays import CalendarCoverageError, WorkdayCalendar
+
+    calendar = WorkdayCalendar(plan.workdays, plan.holidays, plan.extra_workdays)
+    for last, grace, where, what in graces:
+        try:
+            calendar.require(plan.start, calendar.workday_after(last, grace))
+        except (CalendarCoverageError, NotImplementedError) as error:
+            r.problem(where, f"{what}.report_grace: {error}")
 
 
 def load_catalog(path: str | Path) -> Catalog:

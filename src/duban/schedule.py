@@ -112,6 +112,11 @@ def deadline(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, END_OF_DAY, tzinfo=tz)
 
 
+def due_day(task: Task, period: Period, calendar: WorkdayCalendar) -> date:
+    """The deadline's day: the period's last day, or `report_grace` workdays after it for a figure known later."""
+    return calendar.workday_after(period.end, task.report_grace) if task.report_grace else period.end
+
+
 def reminder_moments(
     period: Period, stages: Sequence[int], calendar: WorkdayCalendar, at: time, tz: ZoneInfo
 ) -> tuple[tuple[int, datetime], ...]:
@@ -157,9 +162,12 @@ def expand(
     plan, fanout = catalog.plan, Fanout(catalog, people)
     tz = plan.tz
     for task in catalog.tasks:
+        if not task.expands:  # its owners come from a list, or another task's report carries it
+            continue
         owners = fanout.owners(task.owner)
         for period in periods(task, calendar):
-            due = deadline(period.end, tz)
-            reminders = reminder_moments(period, task.policy.remind, calendar, plan.remind_at, tz)
+            day = due_day(task, period, calendar)
+            due = deadline(day, tz)
+            reminders = reminder_moments(Period(period.start, day), task.policy.remind, calendar, plan.remind_at, tz)
             for owner in owners:
                 yield PlannedOccurrence(task, owner, period, due, reminders)

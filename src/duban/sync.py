@@ -17,6 +17,7 @@ from duban.bulk import insert_rows, update_rows
 from duban.catalog import Catalog, CatalogError, Problem, Task
 from duban.config import Settings
 from duban.directory import Person, load_people, person_from_row
+from duban.loaddone import record_done_at_load
 from duban.models import EventRow, GroupRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
 from duban.schedule import expand
 from duban.status import superseded_moments
@@ -63,6 +64,7 @@ class SyncReport:
     kinds: dict[str, Changes] = field(default_factory=dict)
     kept_done: int = 0
     people_kept: int | None = None  # no directory given: how many people the store's directory held
+    done_at_load: int = 0  # items recorded as done at load (the catalog's `done_at_load`)
 
     @property
     def changed(self) -> bool:
@@ -317,6 +319,7 @@ def sync(*, engine: Engine, catalog: Catalog, catalog_text: str, people: Sequenc
             raise SyncRefused(refusal)
         _write_plan(connection, catalog, catalog_text, sha, stamp, exists=current is not None)
         report.kinds = {kind: reconcile.apply(diff) for kind, diff in diffs.items()}
+        report.done_at_load = record_done_at_load(connection, catalog, now)  # catalog: already done
         report.kept_done = len(settled)
         if report.changed:
             counts = {kind: asdict(c) for kind, c in report.kinds.items()}
