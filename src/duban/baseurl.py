@@ -6,11 +6,8 @@ make follow it when DUBAN_BASE_URL is unset.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 DEFAULT = "http://127.0.0.1:8000"
 RECORD = "web-address"
@@ -26,6 +23,8 @@ def recorded(var_dir: str | Path) -> str:
 def served_at(host: str, port: int) -> str:
     """The base URL of a server listening on host:port (all addresses: this machine's name)."""
     if host in ("", "0.0.0.0", "::"):
+        import socket  # here: load_settings imports this module, and `duban status` starts without sockets
+
         host = socket.gethostname() or "127.0.0.1"
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
@@ -52,6 +51,9 @@ def source(environ: dict[str, str], settings: Any) -> str:
 
 def loopback(url: str) -> bool:
     """Whether a URL points at this machine only (no official's phone reaches it)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
     host = (urlsplit(url).hostname or "").lower()
     if host == "localhost":
         return True
