@@ -54,7 +54,7 @@ def status_from(
     except ValueError:
         return False
     sql, params = occurrences_sql(reader, plan_id, tz, owner=owner, as_of=moment, state=state or None)
-    rows = _write(reader, plan_id, tz, sql, params, format, now, out, with_state=True)
+    rows = _write(reader, plan_id, tz, sql, params, format, now, out, with_state=True, one_owner=bool(owner))
     if format == "table" and rows is not None:
         from duban.output import STATE_LABELS
 
@@ -99,7 +99,7 @@ def calendar_from(
         return False
     plan_id, tz = chosen
     sql, params = occurrences_sql(reader, plan_id, tz, start=first, end=last, owner=owner)
-    _write(reader, plan_id, tz, sql, params, format, now, out, with_state=False)
+    _write(reader, plan_id, tz, sql, params, format, now, out, with_state=False, one_owner=bool(owner))
     return True
 
 
@@ -133,16 +133,17 @@ def _write(
     out: BinaryIO,
     *,
     with_state: bool,
+    one_owner: bool,
 ) -> list[dict[str, Any]] | None:
     """Write the rows in a format; the rows as dicts for the table and ICS (which need them all), else [];
     None when the reader of the output went away."""
-    names = Names(reader, plan_id)
+    names = Names(reader, plan_id, few_people=one_owner)
     shaper = Shaper(reader, names, tz)
     batches = names.prefetching(reader.batches(sql, params))
     try:
         rows: list[dict[str, Any]] = []
         if format == "json":
-            write_json(batches, shaper.as_json, out)
+            write_json(batches, shaper.json_rows, out)
         elif format == "csv":
             write_csv(batches, shaper.as_csv, shaper.keys(with_state), out)
         else:

@@ -17,7 +17,7 @@ class Reader:
 
     connection: Any
     dialect: str  # "sqlite" or "postgresql"
-    _days: dict[Any, str] = field(default_factory=dict)
+    days: dict[Any, str] = field(default_factory=dict)  # stored dates as YYYY-MM-DD, as met
 
     def param(self, name: str) -> str:
         """A named parameter in this driver's style."""
@@ -34,9 +34,9 @@ class Reader:
 
     def read_day(self, value: Any) -> str:
         """A stored calendar date as YYYY-MM-DD."""
-        text = self._days.get(value)
+        text = self.days.get(value)
         if text is None:
-            text = self._days[value] = (date.fromisoformat(value) if isinstance(value, str) else value).isoformat()
+            text = self.days[value] = (date.fromisoformat(value) if isinstance(value, str) else value).isoformat()
         return text
 
     def batches(self, sql: str, params: dict[str, Any], size: int = 2000) -> Iterator[list[tuple]]:

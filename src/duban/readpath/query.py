@@ -14,10 +14,10 @@ COLUMNS = "id, task_id, owner_id, owner_kind, unit_id, period_start, due, remind
 
 
 class Names:
-    """What rows show beside ids: each task's clause and title, each unit's name, and the people's names, asked for
-    batch by batch (a town's items need a few hundred of a directory's thousands)."""
+    """What rows show beside ids: each task's clause and title, each unit's name, and the people's names: the whole
+    directory at once, or (`few_people`, for one owner's items) only the people the rows name, batch by batch."""
 
-    def __init__(self, reader: Reader, plan_id: str) -> None:
+    def __init__(self, reader: Reader, plan_id: str, few_people: bool = False) -> None:
         self.reader, self.plan_id = reader, plan_id
         p = {"plan": plan_id}
         self.where = f"WHERE plan_id = {reader.param('plan')}"
@@ -27,6 +27,9 @@ class Names:
         self.units: dict[str, str] = {i: short or name for i, short, name in units}
         self.people: dict[str, str] = {}
         self._asked: set[str] = set()
+        self.few_people = few_people
+        if not few_people:
+            self.people.update(reader.all(f"SELECT id, name FROM person {self.where}", p))  # type: ignore[arg-type]
 
     def learn_people(self, ids: set[str]) -> None:
         """Look up the names of these people (archived ones too, as the ORM path) unless already asked."""
@@ -41,7 +44,8 @@ class Names:
     def prefetching(self, batches: Iterable[list[tuple]]) -> Iterator[list[tuple]]:
         """The batches of occurrence rows, each once the names of the people owning its rows are known."""
         for batch in batches:
-            self.learn_people({row[2] for row in batch if row[3] == "person"})
+            if self.few_people:
+                self.learn_people({row[2] for row in batch if row[3] == "person"})
             yield batch
 
 

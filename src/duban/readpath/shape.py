@@ -23,6 +23,7 @@ class Shaper:
         self.reader, self.names, self.tz = reader, names, tz
         self._dues: dict[Any, str] = {}
         self._reminders: dict[str, tuple[list[dict[str, Any]], str]] = {}
+        self._json: dict[str, str] = {}  # reminder lists as JSON, by their stored text
         self._tasks: dict[str, str] = {}
         self._owners: dict[tuple[str, str], str] = {}
 
@@ -43,6 +44,7 @@ class Shaper:
         if known is None:
             value = [{"stage": stage, "at": at} for stage, at in json.loads(raw)]
             known = self._reminders[raw] = (value, json.dumps(value, ensure_ascii=False))
+            self._json[raw] = known[1]
         return known
 
     def owner_name(self, owner_id: str, kind: str) -> str:
@@ -76,25 +78,31 @@ class Shaper:
         return [occ_id, task_id, ref, title, owner_id, self.owner_name(owner_id, kind), unit_id,
                 self.reader.read_day(period_start), self.due(due), self.reminders(raw)[1], *state]
 
-    def as_json(self, row: tuple) -> str:
-        """The row as one JSON object on one line (as `duban.output.as_json`: nested lists last)."""
-        occ_id, task_id, owner_id, kind, unit_id, period_start, due, raw, *state = row
-        task = self._tasks.get(task_id)
-        if task is None:
-            ref, title = self.names.tasks[task_id]
-            task = self._tasks[task_id] = (
-                f'"task": {encode_basestring(task_id)}, "ref": {encode_basestring(ref)}, '
-                f'"title": {encode_basestring(title)}'
+    def json_rows(self, batch: list[tuple]) -> list[str]:
+        """Each row as one JSON object on one line (as `duban.output.as_json`: nested lists last)."""
+        tasks, owners, dues, days, reminders = self._tasks, self._owners, self._dues, self.reader.days, self._json
+        encode = encode_basestring
+        lines = []
+        for row in batch:
+            occ_id, task_id, owner_id, kind, unit_id, start, due, raw = row[:8]
+            state = f', "state": {encode(row[8])}' if len(row) > 8 else ""
+            lines.append(
+                f'{{"id": {encode(occ_id)}, {tasks.get(task_id) or self._task_json(task_id)}, '
+                f"{owners.get((owner_id, kind)) or self._owner_json(owner_id, kind)}, "
+                f'"unit": {encode(unit_id)}, "period_start": "{days.get(start) or self.reader.read_day(start)}", '
+                f'"due": "{dues.get(due) or self.due(due)}"{state}, '
+                f'"reminders": {reminders.get(raw) or self.reminders(raw)[1]}}}'
             )
-        owner = self._owners.get((owner_id, kind))
-        if owner is None:
-            owner = self._owners[(owner_id, kind)] = (
-                f'"owner": {encode_basestring(owner_id)}, '
-                f'"owner_name": {encode_basestring(self.owner_name(owner_id, kind))}'
-            )
-        tail = f', "state": {encode_basestring(state[0])}' if state else ""
-        return (
-            f'{{"id": {encode_basestring(occ_id)}, {task}, {owner}, "unit": {encode_basestring(unit_id)}, '
-            f'"period_start": "{self.reader.read_day(period_start)}", "due": "{self.due(due)}"{tail}, '
-            f'"reminders": {self.reminders(raw)[1]}}}'
-        )
+        return lines
+
+    def _task_json(self, task_id: str) -> str:
+        ref, title = (encode_basestring(text) for text in self.names.tasks[task_id])
+        text = f'"task": {encode_basestring(task_id)}, "ref": {ref}, "title": {title}'
+        self._tasks[task_id] = text
+        return text
+
+    def _owner_json(self, owner_id: str, kind: str) -> str:
+        name = self.owner_name(owner_id, kind)
+        text = f'"owner": {encode_basestring(owner_id)}, "owner_name": {encode_basestring(name)}'
+        self._owners[(owner_id, kind)] = text
+        return text

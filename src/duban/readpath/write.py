@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
 
-def write_json(batches: Iterable[list[Any]], encode: Callable[[Any], str], out: BinaryIO) -> int:
+def write_json(batches: Iterable[list[Any]], encode: Callable[[list[Any]], list[str]], out: BinaryIO) -> int:
     """A JSON array, one object per line, as `duban.output.as_json` then `emit`; returns how many rows."""
     count = 0
     for batch in batches:
-        out.write(((",\n" if count else "[\n") + ",\n".join(map(encode, batch))).encode())
+        out.write(((",\n" if count else "[\n") + ",\n".join(encode(batch))).encode())
         count += len(batch)
     out.write(b"\n]\n" if count else b"[]\n")
     return count
