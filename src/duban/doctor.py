@@ -178,6 +178,18 @@ def check_prefect(api_url: str | None, get: Callable[[str], int] | None = None) 
     return Check("prefect", status == 200, f"{api_url} answered {status}")
 
 
+def check_base_url(settings: Settings) -> Check:
+    """Links in messages must reach officials: the loopback default only does for a demo (a warning, not a failure)."""
+    from duban.baseurl import is_demo, loopback
+
+    if not loopback(settings.base_url):
+        return Check("base url", True, settings.base_url)
+    if is_demo(settings.var_dir):
+        return Check("base url", True, f"{settings.base_url} (loopback: fine for the demo)")
+    return Check("base url", True, f"warning: {settings.base_url} is loopback, so links in messages reach only this "
+                                   "machine: set DUBAN_BASE_URL to the address officials open")
+
+
 def run_checks(settings: Settings, engine: Engine, prefect_api_url: str | None) -> list[Check]:
     """Every check, in the order a person would fix things."""
     return [
@@ -185,6 +197,7 @@ def run_checks(settings: Settings, engine: Engine, prefect_api_url: str | None) 
         *check_calendars(engine),
         *check_channels(settings),
         check_secret(settings),
+        check_base_url(settings),
         check_private_files(settings, engine),
         check_prefect(prefect_api_url),
     ]

@@ -10,7 +10,7 @@ import logging
 import re
 
 REDACTED = "[redacted]"  # ASCII: a log stream may not take more
-TOKEN_PATH = re.compile(r"(/(?:login|ics)/)[^/?#\s\"]+")
+TOKEN_PATH = re.compile(r"(/(?:login|ics|s)/)[^/?#\s\"]+")  # /s/<code>: a short link signs in too
 TOKEN_PARAM = re.compile(r"([?&](?:csrf|token)=)[^&#\s\"]*")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 
