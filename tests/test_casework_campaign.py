@@ -1,7 +1,7 @@
 """A 问题清单 campaign (issue 15): 200 problems from three sources across 20 units, replayed through their
 deadlines (some rectified and verified, some rectified, some extended, some refused an extension, some left);
-the 问题整改 counts on the status sheet, the bulletin and the overview page agree with each other and with
-what the campaign did, and a sync afterwards leaves every problem and its history."""
+the 问题整改 counts on the status sheet, the bulletin, the overview page and the weekly digest agree with each
+other and with what the campaign did, and a sync afterwards leaves every problem and its history."""
 
 import re
 import warnings
@@ -19,6 +19,7 @@ from duban.casework.plan import load_setup
 from duban.casework.problems import import_problems
 from duban.catalog import parse_catalog
 from duban.config import Settings
+from duban.digest import queue_digest
 from duban.directory import load_people
 from duban.evidence import EvidenceStore, check
 from duban.links import make_token
@@ -172,6 +173,10 @@ def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path)
     assert shown(sheet.read_text(encoding="utf-8")) == want
     assert shown(bulletin.read_text(encoding="utf-8")) == want
     assert shown(overview.text) == want
+    digest = queue_digest(engine=engine, plan_id=PLAN, as_of=at(AS_OF), now=at(AS_OF), dry_run=True)
+    [mail] = digest.notifications
+    assert shown(mail["body_html"]) == want
+    assert "问题整改：发现问题200个，已整改80个（其中已销号40个），逾期未整改80个，整改率40.0%。" in mail["body_text"]
     # The sheet lists extended items at their new deadline and still shows the original one.
     html = sheet.read_text(encoding="utf-8")
     originals = Counter(re.findall(r"12月15日<small>原定(\d+月\d+日)（已延期）</small>", html))

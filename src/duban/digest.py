@@ -189,14 +189,16 @@ def readers(connection: Connection, plan_id: str, catalog: Catalog) -> list[Read
 
 def render_notifications(
     digest: Digest, people: Sequence[Reader], env: Any, now: datetime, link: Callable[[Reader], str] | None = None,
+    problems: Any = None,
 ) -> list[dict[str, Any]]:
-    """One email notification per reader with an address, keyed digest/<plan>/<person>/<ISO week>."""
+    """One email notification per reader with an address, keyed digest/<plan>/<person>/<ISO week>; `problems`:
+    the 问题整改 counts (duban.casework.counts), shown when the plan has problems."""
     plan = digest.plan
     result = []
     for reader in people:
         if not reader.email:
             continue
-        values = {"d": digest, "reader": reader, "link": link(reader) if link else ""}
+        values = {"d": digest, "reader": reader, "link": link(reader) if link else "", "problems": problems}
         subject = " ".join(env.get_template("email/digest.subject.txt").render(values).split())
         result.append({
             "plan_id": plan.id, "key": f"digest/{plan.id}/{reader.id}/{digest.week}", "person_id": reader.id,
@@ -216,6 +218,7 @@ def queue_digest(
     dry_run: bool = False, link: Callable[[Reader], str] | None = None,
 ) -> DigestRun:
     """Build the week's digest at `as_of` and put one email per reader in the outbox (once per reader and week)."""
+    from duban.casework.counts import counts_at
     from duban.outbox import enqueue
     from duban.sheets.render import templates
 
@@ -223,7 +226,8 @@ def queue_digest(
     digest = build_digest(snapshot)
     with engine.connect() as connection:
         people = readers(connection, plan_id, snapshot.plan.catalog)
-    notifications = render_notifications(digest, people, templates(templates_dir), now, link)
+    problems = counts_at(engine, plan_id, digest.as_of)  # 问题整改 (issue 15)
+    notifications = render_notifications(digest, people, templates(templates_dir), now, link, problems)
     run = DigestRun(digest, notifications, dry_run=dry_run, unreachable=[r.name for r in people if not r.email])
     if not dry_run and notifications:
         with engine.begin() as connection:
