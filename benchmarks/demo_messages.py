@@ -24,8 +24,17 @@ ENTRY = re.compile(r"^(\d+)\. ")
 
 
 def _day(key: str) -> date:
-    stamp = key.split("/")[2]  # notice/<plan>/<20201028T010000>/<person>/<channel>/<digest>
+    """The day of the run that made a message: notice/<plan>/<20201028T010000>/<person>/<channel>/<hash>, or the
+    Monday of digest/<plan>/<person>/<2020-W44>."""
+    if key.startswith("digest/"):
+        year, week = key.split("/")[3].split("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    stamp = key.split("/")[2]
     return datetime.strptime(stamp[:8], "%Y%m%d").date()  # 09:00 Shanghai is 01:00 UTC: the same day
+
+
+def _person(key: str) -> str:
+    return key.split("/")[2 if key.startswith("digest/") else 3]
 
 
 def _text(message: mailbox.MaildirMessage) -> str:
@@ -47,19 +56,19 @@ def longest_list(text: str) -> int:
 
 
 def emails(var: Path, until: date) -> list[dict]:
-    """Every notice email up to `until`: day, person, bytes, subject, text."""
+    """Every notice and digest email up to `until`: day, person, kind, bytes, subject, text."""
     box = mailbox.Maildir(var / "outbox" / "maildir", create=False)
     found = []
     for key in box.iterkeys():
         message = box[key]
         dkey = " ".join(str(message["X-Duban-Key"]).split())
-        if not dkey.startswith("notice/"):
+        if not dkey.startswith(("notice/", "digest/")):
             continue
         day = _day(dkey)
         if day > until:
             continue
         path = Path(box._path) / box._lookup(key)  # the file's size is what a mail server sees
-        found.append({"day": day, "person": dkey.split("/")[3], "bytes": path.stat().st_size,
+        found.append({"day": day, "person": _person(dkey), "kind": dkey.split("/")[0], "bytes": path.stat().st_size,
                       "subject": str(make_header(decode_header(message["Subject"] or ""))), "text": _text(message)})
     return found
 

@@ -143,3 +143,85 @@ def test_sheets_and_bulletin_flows_write_into_var(mini_campaign, prefect_harness
     assert (tmp_path / "var" / "bulletins" / bulletin_name(PLAN, OCTOBER, "xlsx")).is_file()
     dry = call_flow("sheets", as_of="2020-10-30T09:00:00+08:00", dry_run=True)
     assert dry["files"] == [] and not (tmp_path / "var" / "sheets" / f"status-{PLAN}-2020-10-30.html").exists()
+
+
+TIES_PLAN = """
+plan: {id: ties-2020, title: 并列测试方案, timezone: Asia/Shanghai, start: 2020-09-01, end: 2020-12-31, office: office}
+units:
+  - {id: office, name: 县扶贫开发领导小组办公室, short: 县扶贫办, kind: department}
+  - {id: t1, name: 甲镇, kind: town}
+  - {id: t2, name: 乙镇, kind: town}
+  - {id: t3, name: 丙镇, kind: town}
+  - {id: t4, name: 泥溪镇, kind: town}
+  - {id: t5, name: 戊镇, kind: town}
+groups:
+  - {id: towns, name: 各乡镇（街道）, members: [t1, t2, t3, t4]}
+tasks:
+  - {id: a, ref: 一（一）1, title: 十月上旬台账, owner: "group:towns", due: 2020-10-10}
+  - {id: b, ref: 一（一）2, title: 十月下旬台账, owner: "group:towns", due: 2020-10-20}
+  - {id: c, ref: 一（二）1, title: 十一月台账, owner: "group:towns", due: 2020-11-10}
+  - {id: d, ref: 一（二）2, title: 泥溪镇专项, owner: t4, due: 2020-11-12}
+"""
+
+
+@pytest.fixture
+def ties(engine):
+    """Four towns in October: 100%, 50%, 50%, 0%; a fifth town with nothing due. In November all four at 0%,
+    泥溪镇 with one item more (the issue's case)."""
+    from datetime import UTC, datetime
+
+    from duban.catalog import parse_catalog
+    from duban.sync import sync
+    from tests.conftest import settle
+
+    sync(engine=engine, catalog=parse_catalog(TIES_PLAN, "ties.yaml"), catalog_text=TIES_PLAN, people=[],
+         now=datetime(2020, 9, 1, tzinfo=UTC))
+    for town, task, moment in (("t1", "a", "2020-10-09 10:00"), ("t1", "b", "2020-10-19 10:00"),
+                               ("t2", "a", "2020-10-09 11:00"), ("t3", "a", "2020-10-09 12:00"),
+                               ("t3", "b", "2020-10-23 10:00")):
+        settle(engine, f"{task}/{town}/2020-09-01", plan_id="ties-2020", state="reported", reported_at=moment)
+    return engine
+
+
+def test_ties_share_a_rank_and_nobody_is_named_for_nothing(ties, tmp_path):
+    october = load_bulletin(ties, "ties-2020", OCTOBER, as_of=CLOSE)
+    [towns] = october.rankings
+    assert [(m.unit.label, m.rate_text, m.rank_text) for m in towns.units] == [
+        ("甲镇", "100%", "1"), ("乙镇", "50%", "并列第2"), ("丙镇", "50%", "并列第2"), ("泥溪镇", "0%", "4")]
+    assert [u.label for u in towns.idle] == ["戊镇"]  # nothing due: listed apart, not ranked
+    write_bulletin(engine=ties, plan_id="ties-2020", month=OCTOBER, out_dir=tmp_path, formats=["html"], as_of=CLOSE)
+    soup = BeautifulSoup((tmp_path / bulletin_name("ties-2020", OCTOBER, "html")).read_text(encoding="utf-8"),
+                         "html.parser")
+    assert "乡镇（街道）中，按时办结率居前的是甲镇（100%），居后的是泥溪镇（0%）。" in soup.select_one("p.summary").text
+    ranks = soup.select_one('table.ranking[data-kind="town"]')
+    assert [r.select_one("td.rank").text for r in ranks.select("tbody tr")] == ["1", "并列第2", "并列第2", "4"]
+    assert soup.select_one("p.idle").text == "本月无到期事项、不参与排名的乡镇（街道）（1个）：戊镇。"
+
+    november = load_bulletin(ties, "ties-2020", date(2020, 11, 1), as_of=at("2020-12-01 00:00"))
+    [towns] = november.rankings
+    assert [(m.unit.label, m.due, m.rank_text) for m in towns.units] == [
+        ("甲镇", 1, "并列第1"), ("乙镇", 1, "并列第1"), ("丙镇", 1, "并列第1"), ("泥溪镇", 2, "并列第1")]
+    assert towns.first == [] and towns.last == []  # all at 0%: more items due names nobody last
+    write_bulletin(engine=ties, plan_id="ties-2020", month=date(2020, 11, 1), out_dir=tmp_path, formats=["html"],
+                   as_of=at("2020-12-01 00:00"))
+    text = (tmp_path / bulletin_name("ties-2020", date(2020, 11, 1), "html")).read_text(encoding="utf-8")
+    summary = BeautifulSoup(text, "html.parser").select_one("p.summary").text
+    assert "乡镇（街道）4个单位按时办结率均为0%，并列第1。" in summary and "居后" not in summary
+
+
+def test_a_store_whose_records_end_early_is_judged_then_and_says_so(ties, tmp_path):
+    # the store's last record is 丙镇's report of 10-23 10:00; 10-26..10-30 are workdays it knows nothing of
+    b = load_bulletin(ties, "ties-2020", OCTOBER)
+    assert b.as_of == at("2020-10-23 10:00") and b.data_end == at("2020-10-23 10:00") and b.judged_early
+    write_bulletin(engine=ties, plan_id="ties-2020", month=OCTOBER, out_dir=tmp_path, formats=["html"],
+                   now=at("2021-01-05 09:00"))
+    soup = BeautifulSoup((tmp_path / bulletin_name("ties-2020", OCTOBER, "html")).read_text(encoding="utf-8"),
+                         "html.parser")
+    assert soup.select_one("p.asof").text == (
+        "本通报按截至2020年10月23日（星期五） 10:00的情况统计（系统记录止于此时，月末前的其余情况未计入），"
+        "此后到期的事项不计入本期。")
+    # a store that records the month's last workday is judged when the month closed, as before
+    from tests.conftest import settle
+
+    settle(ties, "c/t1/2020-09-01", plan_id="ties-2020", state="acked", acked_at="2020-10-30 17:00")
+    assert load_bulletin(ties, "ties-2020", OCTOBER).as_of == CLOSE
