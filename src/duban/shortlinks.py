@@ -1,7 +1,7 @@
 """Short links that fit in an SMS: `{base}/s/<code>`, a random code kept in a table with its person, purpose,
 target and expiry; revocable. Calendar feeds use the same table (purpose "ics"). Time is a parameter.
 
-A code is 10 characters from 31 (no 0/o/1/l/i/u): 31**10 ~ 8e14 codes, and a web client that misses too
+A code is 10 characters from 30 (no 0/o/1/l/i/u): 30**10 ~ 6e14 codes, and a web client that misses too
 often is refused for a while (`Guard`), so guessing one of the live codes is hopeless.
 """
 
