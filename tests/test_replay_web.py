@@ -67,6 +67,14 @@ def test_replayed_pages_judge_links_states_and_reports_at_the_replayed_moment(mi
     assert '"replay": true' in event.data and '"late": false' in event.data
     history = client.get(item_path(STARTED)).text
     assert "2020年9月14日" in history and "10:05" in history and 'class="badge replay">回放' in history
+    from typer.testing import CliRunner
+
+    from duban.cli import _load_commands
+    from duban.cli.common import app
+
+    _load_commands()
+    shown = CliRunner().invoke(app, ["history", STARTED], env={"DUBAN_DATABASE_URL": loop_settings.database_url})
+    assert shown.exit_code == 0 and "2020-09-14 10:05" in shown.stdout and "回放" in shown.stdout, shown.output
 
 
 def run_web(tmp_path, settings, *args, env_extra=None):

@@ -144,6 +144,8 @@ def history(
             extras.insert(0, f"数值 {row['data']['value']:g}")
         if row["kind"] == "report" and row["data"].get("late"):
             extras.insert(0, "逾期")
+        if row["data"].get("replay"):
+            extras.insert(0, "回放")  # made on pages served with `duban web --as-of`
         row["note"] = "；".join([row["note"], *extras] if row["note"] else extras)
     emit(output.table(rows, HISTORY_COLUMNS) if rows else f"{occurrence}: no recorded actions yet")
 
