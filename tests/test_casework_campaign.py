@@ -28,6 +28,7 @@ from duban.sheets import write_status_sheet
 from duban.store import make_engine, migrate
 from duban.sync import sync
 from duban.web import create_app
+from duban.xlsxsafe import open_workbook
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -160,8 +161,8 @@ def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path)
     assert want["total:合计"] == {"found": "200", "rectified": "80", "verified": "40", "overdue": "80",
                                   "extended": "40", "rate": "40.0%"}
     assert len(want) == 3 + 20 + 1
-    [sheet] = write_status_sheet(engine=engine, plan_id=PLAN, as_of=at(AS_OF), out_dir=tmp_path / "out",
-                                 formats=("html",), horizon_days=14)
+    sheet, ledger = write_status_sheet(engine=engine, plan_id=PLAN, as_of=at(AS_OF), out_dir=tmp_path / "out",
+                                       formats=("html", "xlsx"), horizon_days=14)
     [bulletin] = write_bulletin(engine=engine, plan_id=PLAN, month=date(2020, 11, 1), as_of=at(AS_OF),
                                 out_dir=tmp_path / "out", formats=("html",))
     app = create_app(settings, now=Clock(at(AS_OF)), engine=engine)
@@ -180,6 +181,10 @@ def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path)
     # The sheet lists extended items at their new deadline and still shows the original one.
     html = sheet.read_text(encoding="utf-8")
     originals = Counter(re.findall(r"12月15日<small>原定(\d+月\d+日)（已延期）</small>", html))
+    # The ledger (台账) exports every problem with the plan's own items.
+    book = open_workbook(ledger)
+    cells = [c for sheet_ in book.worksheets for row in sheet_.iter_rows(values_only=True) for c in row]
+    assert sum(isinstance(c, str) and c.endswith("号问题：部分农户信息不准确") for c in cells) == 200
     extended = Counter(DEADLINES[(i // 3) % 3] for i in range(200) if fate(i) == 2)
     assert originals == {f"{day.month}月{day.day}日": n for day, n in extended.items()}
     assert sum(originals.values()) == 40
