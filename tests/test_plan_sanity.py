@@ -53,6 +53,8 @@ def reachable(task: Task, catalog: Catalog) -> tuple[float, float] | None:
     first = periods(task, calendar)[0]
     for pace in _pace(task, catalog):
         inside = [p for p in periods(pace, calendar) if first.start <= p.end <= first.end]
+        if not inside:  # a longer rhythm than the task's own: it sets no pace for it
+            continue
         most = pace.target.value * pace.times * len(inside)
         if task.target.op in (">=", ">") and most < task.target.value:
             return most, task.target.value
