@@ -1,4 +1,5 @@
-"""Short links: random codes from a table, bound to person, purpose and expiry; revocable; guessing refused;
+"""Short links (SQLite and PostgreSQL): random codes from a table, bound to person, purpose and expiry; revocable;
+guessing refused;
 and every SMS carries one, within 70 characters with the count and the nearest deadline."""
 
 import json
@@ -22,11 +23,6 @@ with warnings.catch_warnings():
 PLAN = "mini-2020"
 BASE = "https://duban.example.gov.cn"
 SHORT = re.compile(r"https://duban\.example\.gov\.cn/s/([a-z0-9]+)$")
-
-
-@pytest.fixture
-def store_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'duban.sqlite'}"
 
 
 @pytest.fixture
