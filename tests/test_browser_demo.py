@@ -74,7 +74,7 @@ def test_a_demo_email_link_opens_signed_in_at_the_demo_moment(tmp_path):
     assert command, demo.stdout[-2000:]
     as_of = command.group(1)
     assert as_of.startswith("2020-09-08T10:00")
-    assert "乡镇联络员" in demo.stdout and "督办室" in demo.stdout and "县领导" in demo.stdout
+    assert len(re.findall(r"^  (乡镇联络员|督办室|县领导) \S+: http\S+$", demo.stdout, re.M)) == 3
     link = open_item_link(tmp_path / "var" / "outbox" / "maildir", tmp_path / "duban.sqlite")
     item = "/item/" + link.split("?next=/item/", 1)[1]
 
@@ -90,6 +90,10 @@ def test_a_demo_email_link_opens_signed_in_at_the_demo_moment(tmp_path):
             except httpx.HTTPError:
                 assert web.poll() is None and time.monotonic() < deadline, (tmp_path / "web.log").read_text()
                 time.sleep(0.2)
+        for seat, name, printed in re.findall(r"^  (乡镇联络员|督办室|县领导) (\S+): (http\S+)$", demo.stdout, re.M):
+            with httpx.Client() as visitor:  # the three links the demo printed work at its moment
+                assert visitor.get(printed).status_code == 303, seat
+                assert name in visitor.get(f"http://127.0.0.1:{port}/").text, seat
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])

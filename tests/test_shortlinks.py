@@ -1,6 +1,6 @@
-"""Short links (SQLite and PostgreSQL): random codes from a table, bound to person, purpose and expiry; revocable;
-guessing refused;
-and every SMS carries one, within 70 characters with the count and the nearest deadline."""
+"""Short links (SQLite and PostgreSQL): random codes from a table, bound to person, purpose and expiry;
+revocable; guessing refused; and every SMS carries one, within 70 characters with the count and the nearest
+deadline."""
 
 import json
 import re
