@@ -77,7 +77,8 @@ def occurrences_sql(
     where = [f"plan_id = {p('plan')}", "NOT archived"]
     if as_of is not None:
         params["moment"] = reader.instant(as_of)
-        columns += ", " + state_sql(p("moment"))
+        # Asked for one state, every row is in it: the CASE in the WHERE decides, the row carries the name.
+        columns += ", " + (f"CAST({p('state')} AS TEXT)" if state is not None else state_sql(p("moment")))
     if start is not None:
         params["start"] = reader.instant(datetime.combine(start, time(), tzinfo=tz))
         where.append(f"due >= {p('start')}")
