@@ -23,7 +23,7 @@ from duban.sheets.data import Item, PlanInfo, Snapshot, UnitInfo, load_snapshot
 from duban.sheets.sheet import ItemGroup, group_items
 
 WEEK = timedelta(days=7)
-UNITS_SHOWN = 10
+UNITS_SHOWN = 8
 LINES_SHOWN = 3
 UNIT_HEAD_ROLES = ("head", "leader")  # who reads the digest for `unit:<id>` in the catalog's digest.to
 
