@@ -109,7 +109,8 @@ def test_serve_refuses_a_broken_file(deployment, tmp_path):
 def test_demo_replays_to_the_local_outbox(prefect_harness, deployment):
     result = runner.invoke(app, ["demo", "--until", "2020-09-08"])
     assert result.exit_code == 0, result.output
-    assert "replaying 6 workdays" in result.stdout and "email(s) in" in result.stdout
+    assert "6 daily runs" in result.stdout and "1 Monday digests" in result.stdout and "email(s) in" in result.stdout
+    assert "duban web --as-of 2020-09-08T10:00:00+08:00" in result.stdout  # the command that opens it
     box = mailbox.Maildir(Path(deployment / "var" / "outbox" / "maildir"), create=False)
     assert len(box) >= 2
     sms = (deployment / "var" / "outbox" / "sms.jsonl").read_text(encoding="utf-8").splitlines()
