@@ -207,3 +207,40 @@ def test_sync_never_archives_handed_out_items_or_problems(mini_store, mini_peopl
     assert sorted(rows) == sorted((i, False) for i in assigned + problems)
     assert tasks == [False, False, False]
     assert {i: kinds(mini_store, i) for i in assigned + problems} == before
+
+
+RECTIFY = """
+  - id: rectify
+    ref: 二（四）2
+    title: 普查、督查、暗访等发现问题11月底前全部整改到位
+    owner: group:towns
+    owners_from: problems
+    due: 2020-11-30
+    evidence: 整改台账
+"""
+
+
+def test_a_list_answers_to_a_catalog_task_whose_owners_come_from_problem_lists(mini_store, mini_people, tmp_path):
+    text = (DATA / "mini.yaml").read_text(encoding="utf-8") + RECTIFY
+    sync(engine=mini_store, catalog=parse_catalog(text), catalog_text=text, people=mini_people,
+         now=at("2020-10-01 08:00"))
+
+    def answering(path, task_id="rectify"):
+        with mini_store.begin() as connection:
+            return import_problems(connection, setup=load_setup(connection, PLAN), path=path, source="",
+                                   actor=actor(connection, "office-liaison"), now=at("2020-10-09 10:00"),
+                                   task_id=task_id)
+
+    bad = problems_file(tmp_path, "国家普查,危房改造未完成,县扶贫办,,\n")
+    with pytest.raises(ProblemListError) as refused:
+        answering(bad)
+    assert refused.value.problems == [
+        f"{bad}:2: 责任单位 '县扶贫办' is not among the owners of rectify (各乡镇（街道）)"]
+    with pytest.raises(ProblemListError, match=r"--task: 'leaders-study' is not a catalog task .*: rectify"):
+        answering(bad, "leaders-study")
+    ids = answering(problems_file(tmp_path, "国家普查,危房改造未完成,双江街道,,\n"
+                                            "市级督查,台账不全,青龙街道,2020-11-13,\n"))
+    with mini_store.connect() as connection:
+        refs = connection.execute(select(TaskRow.ref, TaskRow.evidence).where(TaskRow.origin == "problem")).all()
+    assert [occurrence(mini_store, i).due for i in ids] == [at("2020-11-30 23:59:59"), at("2020-11-13 23:59:59")]
+    assert [tuple(r) for r in refs] == [("二（四）2", "整改台账")] * 2

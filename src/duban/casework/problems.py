@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from duban.actions import ActionRefused, Actor
 from duban.casework.create import NewItem, create_items, short_title
 from duban.casework.plan import PlanSetup, local_day, match_owner
+from duban.catalog import Task
 from duban.controlchars import control_problem
 
 COLUMNS = ("来源", "问题描述", "责任单位", "整改时限", "整改要求")
@@ -116,7 +117,18 @@ def _day(value: Any) -> date | None:
         return None
 
 
-def _checked(setup: PlanSetup, row: ProblemRow, where: str, source: str, today: date) -> NewItem | list[str]:
+def catalog_task(setup: PlanSetup, task_id: str) -> Task:
+    """The catalog task a list answers to: one whose owners come from problem lists (`owners_from: problems`)."""
+    task = next((t for t in setup.catalog.tasks if t.id == task_id), None)
+    if task is None or task.owners_from != "problems":
+        wanted = [t.id for t in setup.catalog.tasks if t.owners_from == "problems"]
+        raise ProblemListError([f"--task: '{task_id}' is not a catalog task whose owners come from problem lists "
+                                f"(owners_from: problems){': ' + ', '.join(wanted) if wanted else ''}"])
+    return task
+
+
+def _checked(setup: PlanSetup, row: ProblemRow, where: str, source: str, today: date,
+             task: Task | None = None) -> NewItem | list[str]:
     problems = []
     description = _text(row.cells.get("问题描述"))
     unit_text = _text(row.cells.get("责任单位"))
@@ -137,7 +149,11 @@ def _checked(setup: PlanSetup, row: ProblemRow, where: str, source: str, today: 
         problems.append(f"{where}: 责任单位 is empty")
     elif owner is None or owner.startswith("group:"):
         problems.append(f"{where}: 责任单位 '{unit_text}' is not a unit of the plan (write its id, full or short name)")
-    due = _day(row.cells.get("整改时限"))
+    elif task is not None and owner not in setup.catalog.owner_units(task.owner):
+        problems.append(f"{where}: 责任单位 '{unit_text}' is not among the owners of {task.id} "
+                        f"({setup.catalog.owner_label(task.owner)})")
+    written = row.cells.get("整改时限")
+    due = task.due if task is not None and task.due and not _text(written) else _day(written)
     plan = setup.catalog.plan
     if due is None:
         problems.append(f"{where}: 整改时限 '{_text(row.cells.get('整改时限'))}' is not a date (write 2020-11-30)")
@@ -147,23 +163,27 @@ def _checked(setup: PlanSetup, row: ProblemRow, where: str, source: str, today: 
         problems.append(f"{where}: 整改时限 {due.isoformat()} is after the plan's end {plan.end.isoformat()}")
     if problems:
         return problems
+    data = (("file", Path(where.rsplit(":", 1)[0]).name), ("row", row.row)) + ((("task", task.id),) if task else ())
     return NewItem(title=short_title(description), owner=owner or "", due=due or today, quote=description,
-                   evidence="整改佐证材料", note=requirement, source=origin,
-                   data=(("file", Path(where.rsplit(":", 1)[0]).name), ("row", row.row)))
+                   evidence=(task.evidence if task else "") or "整改佐证材料", note=requirement, source=origin,
+                   ref=task.ref if task else "", data=data)
 
 
 def import_problems(connection: Connection, *, setup: PlanSetup, actor: Actor, path: Path, source: str,
-                    now: datetime) -> list[str]:
-    """Import every row as a problem, or none: ProblemListError lists each bad row as FILE:ROW."""
+                    now: datetime, task_id: str = "") -> list[str]:
+    """Import every row as a problem, or none: ProblemListError lists each bad row as FILE:ROW. With `task_id`
+    (a catalog task with `owners_from: problems`) each problem carries its clause and must name one of its owners;
+    an empty 整改时限 takes the task's deadline."""
     if not actor.office:
         raise ActionRefused("只有督办室才能导入问题清单", "forbidden")
+    task = catalog_task(setup, task_id) if task_id else None
     rows = read_problem_rows(path)
     if not rows:
         raise ProblemListError([f"{path}: no problems in this list"])
     today = local_day(setup, now)
     items, problems = [], []
     for row in rows:
-        checked = _checked(setup, row, f"{path}:{row.row}", source.strip(), today)
+        checked = _checked(setup, row, f"{path}:{row.row}", source.strip(), today, task)
         if isinstance(checked, list):
             problems.extend(checked)
         else:

@@ -67,6 +67,8 @@ def import_problems(
     by: Annotated[str, typer.Option("--by", help="who imports: a person of the office (id, email or mobile)")] = "",
     template: Annotated[Path | None, typer.Option("--template", help="write an empty list with an example row here")]
     = None,
+    task: Annotated[str, typer.Option("--task", help="the catalog task (owners_from: problems) the list answers to")]
+    = "",
     as_of: AsOfOpt = None,
     plan: PlanOpt = None,
 ) -> None:
@@ -88,7 +90,7 @@ def import_problems(
         with store.begin() as connection:
             actor = actions.find_actor(connection, plan_id=plan_id, who=by)
             ids = import_problems(connection, setup=load_setup(connection, plan_id), actor=actor, path=file,
-                                  source=source, now=moment)
+                                  source=source, now=moment, task_id=task)
     except ProblemListError as error:
         for problem in error.problems:
             typer.echo(problem, err=True)
