@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from duban.cli import _load_commands
 from duban.cli.common import app
 from duban.links import make_token
-from duban.models import OccurrenceRow, TaskRow
+from duban.models import EventRow, OccurrenceRow, TaskRow
 from duban.web import create_app
 
 with warnings.catch_warnings():
@@ -158,3 +158,29 @@ def _csrf(client, path):
     import re
 
     return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def test_hand_out_and_extensions_on_replayed_pages_are_marked(mini_store, loop_settings):
+    clock = Clock(at("2020-10-09 10:00"))
+    web = create_app(loop_settings, now=clock, engine=mini_store, replay=True)
+    clients = {}
+    for person in ("office-liaison", "sj-head"):
+        clients[person] = TestClient(web, base_url="http://testserver")
+        token = make_token(secret=loop_settings.secret, person_id=person, plan_id=PLAN, now=clock.now)
+        assert clients[person].get(f"/login/{token}", follow_redirects=False).status_code == 303
+    office, town = clients["office-liaison"], clients["sj-head"]
+    form = {"title": "专项检查", "owner": "shuangjiang", "due": "2020-10-20", "csrf": _csrf(office, "/assign")}
+    assert office.post("/assign", data=form).status_code == 200
+    item = "assigned-0001/shuangjiang/2020-10-09"
+    asked = town.post(f"/extend/{item}", data={"until": "2020-10-30", "reason": "汛期",
+                                                "csrf": _csrf(town, f"/extend/{item}")}, follow_redirects=False)
+    assert asked.status_code == 303
+    decided = office.post(f"/extend/{item}", data={"decision": "grant", "csrf": _csrf(office, f"/extend/{item}")},
+                          follow_redirects=False)
+    assert decided.status_code == 303
+    with mini_store.connect() as connection:
+        events = connection.execute(select(EventRow.kind, EventRow.at, EventRow.data).where(
+            EventRow.occurrence_id == item).order_by(EventRow.id)).all()
+    assert [(e.kind, e.at, json.loads(e.data).get("replay")) for e in events] == [
+        ("assign", at("2020-10-09 10:00"), True), ("extend_request", at("2020-10-09 10:00"), True),
+        ("extend_grant", at("2020-10-09 10:00"), True)]

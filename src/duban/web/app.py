@@ -446,6 +446,6 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
 
     from duban.web import casework  # 交办 and 延期 pages (issue 15)
 
-    casework.install(app, casework.Pages(db, render, refuse, visit_of, check_csrf, clock))
+    casework.install(app, casework.Pages(db, render, refuse, visit_of, check_csrf, clock, replay))
     return app
 

@@ -3,6 +3,7 @@ office grants or refuses it, and the office's list of requests waiting. Wired in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -10,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, select, update
 
 from duban import actions
 from duban.casework.assign import Assignment, hand_out
@@ -32,6 +33,16 @@ class Pages:
     visit_of: Callable[..., Any]
     check_csrf: Callable[[Any, str], None]
     clock: Callable[[], datetime]
+    replay: bool = False  # the clock is a replayed moment: events made here are marked 回放, as the loop's are
+
+
+def _mark_replayed(connection: Any, event_ids: list[int]) -> None:
+    """Events made on replayed pages say so in their data (their time is the replayed one)."""
+    table = EventRow.__table__
+    for event_id, data in connection.execute(select(table.c.id, table.c.data).where(table.c.id.in_(event_ids))):
+        marked = {**json.loads(data or "{}"), "replay": True}
+        connection.execute(update(table).where(table.c.id == event_id).values(
+            data=json.dumps(marked, ensure_ascii=False, sort_keys=True)))
 
 
 def _day(text: str, field: str) -> date:
@@ -87,6 +98,10 @@ def install(app: FastAPI, pages: Pages) -> None:
             with db.begin() as connection:
                 ids = hand_out(connection, setup=load_setup(connection, visit.plan.id), actor=visit.actor,
                                assignment=wanted, now=pages.clock(), source="web")
+                if pages.replay:
+                    _mark_replayed(connection, list(connection.execute(select(EventRow.id).where(
+                        EventRow.plan_id == visit.plan.id, EventRow.occurrence_id.in_(ids),
+                        EventRow.kind == "assign")).scalars()))
         except actions.ActionRefused as error:
             return assign_page(visit, form, error=str(error), status=400)
         return assign_page(visit, {}, done=ids)
@@ -129,13 +144,15 @@ def install(app: FastAPI, pages: Pages) -> None:
             with db.begin() as connection:
                 setup = load_setup(connection, visit.plan.id)
                 if form["decision"] in ("grant", "refuse"):
-                    decide_extension(connection, setup=setup, actor=visit.actor, occurrence_id=occurrence_id,
-                                     grant=form["decision"] == "grant", note=form["note"], now=pages.clock(),
-                                     source="web")
+                    event = decide_extension(connection, setup=setup, actor=visit.actor,
+                                             occurrence_id=occurrence_id, grant=form["decision"] == "grant",
+                                             note=form["note"], now=pages.clock(), source="web")
                 else:
-                    request_extension(connection, setup=setup, actor=visit.actor, occurrence_id=occurrence_id,
-                                      until=_day(form["until"], "until"), reason=form["reason"], now=pages.clock(),
-                                      source="web")
+                    event = request_extension(connection, setup=setup, actor=visit.actor,
+                                              occurrence_id=occurrence_id, until=_day(form["until"], "until"),
+                                              reason=form["reason"], now=pages.clock(), source="web")
+                if pages.replay:
+                    _mark_replayed(connection, [event])
         except actions.ActionRefused as error:
             code = {"forbidden": 403, "not_found": 404, "conflict": 409}.get(error.code, 400)
             return extend_page(visit, occurrence_id, error=str(error), status=code, form=form)
