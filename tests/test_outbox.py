@@ -241,6 +241,20 @@ def test_a_row_is_marked_only_under_the_claim_that_holds_it(engine):
     assert states(engine)["k0"] == "sent"
 
 
+def test_a_dispatcher_whose_lease_ran_out_while_connecting_sends_nothing(engine, smtp_sink):
+    put(engine, notes(3))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    lease = timedelta(seconds=10)
+    late = outbox.claim(engine=engine, as_of=AS_OF, now=t0, lease=lease)
+    taken = outbox.claim(engine=engine, as_of=AS_OF, now=t0 + timedelta(seconds=11), lease=lease)
+    report = outbox.send_batch(engine=engine, rows=late, senders={"email": SmtpSender.from_url(smtp_sink.url)},
+                               now=lambda: t0 + timedelta(seconds=11), lease=lease)
+    assert sum(report.sent.values()) == 0 and smtp_sink.messages == []
+    with engine.connect() as connection:
+        tokens = set(connection.execute(select(NotificationRow.claim_token)).scalars())
+    assert tokens == {taken[0].token}  # the rows stay with the dispatcher that holds them now
+
+
 def test_a_batch_stops_before_its_lease_ends_and_gives_the_rest_back(engine, smtp_sink):
     put(engine, notes(10))
     put(engine, notes(1, prefix="retry"))

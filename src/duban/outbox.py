@@ -206,6 +206,16 @@ def release(*, engine: Engine, rows: Iterable[Outgoing]) -> int:
     return given
 
 
+def renew(*, engine: Engine, rows: list[Outgoing], now: datetime) -> bool:
+    """Restart the lease of one claim's rows at `now` (the connection is open: its setup no longer counts against
+    the lease). False unless this claim still holds every one of them (then nothing of it may be sent)."""
+    c = TABLE.c
+    with engine.begin() as connection:
+        done = connection.execute(update(TABLE).where(c.id.in_([r.id for r in rows]), c.state == "sending",
+                                                      c.claim_token == rows[0].token).values(claimed_at=utc(now)))
+    return done.rowcount == len(rows)
+
+
 REQUEUE_FROM = ("failed", "given_up")
 
 
@@ -358,8 +368,6 @@ def _send_channel(engine: Engine, rows: list[Outgoing], sender: Any, now: Callab
             fail(row, SendError(f"no sender for channel '{row.channel}'", permanent=True))
         return report
     timeout = timedelta(seconds=fit(sender, lease))
-    claimed_at = rows[0].claimed_at
-    deadline = None if claimed_at is None else claimed_at + lease - safety(lease) - timeout
     try:
         sender.open()
     except SendError as error:
@@ -372,6 +380,13 @@ def _send_channel(engine: Engine, rows: list[Outgoing], sender: Any, now: Callab
             fail(row, SendError(f"cannot open the channel: {type(error).__name__}: {error}"))
         return report
     try:
+        deadline = None
+        if rows[0].claimed_at is not None:
+            renewed = now()
+            if not renew(engine=engine, rows=rows, now=renewed):  # the lease ran out while connecting
+                report.released += release(engine=engine, rows=rows)
+                return report
+            deadline = renewed + lease - safety(lease) - timeout
         _send_rows(engine, rows, sender, now, deadline, fail, report)
     finally:
         sender.close()

@@ -26,7 +26,7 @@ from duban.notify.sms import sms_sender
 from duban.store import make_engine, migrate
 
 AS_OF = datetime(2020, 10, 29, 1, 0, tzinfo=UTC)
-LEASE = 2.0  # seconds: short, so that a slow channel outlives it
+LEASE = 3.0  # seconds: short, so that a slow channel outlives it
 # Two stores cost time: the slow server and the kill run on SQLite and PostgreSQL, the other faults on SQLite.
 SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -171,8 +171,8 @@ def check(fault: str, result: Tally, expected: set[str]) -> None:
 
 def test_slow_smtp_two_dispatchers_send_each_once(store, smtp, gateway):
     store_url, engine = store
-    expected = queue(engine, emails=12, sms=16)
-    smtp.delay = 0.4  # seconds a message: 12 emails outlive the 2 s lease
+    expected = queue(engine, emails=16, sms=16)
+    smtp.delay = 0.4  # seconds a message: 16 emails outlive the 3 s lease
     run_dispatchers(engine, store_url, smtp.url, gateway.url)
     smtp.delay = 0
     recover(engine, smtp.url, gateway.url)
@@ -191,7 +191,8 @@ def test_hanging_smtp_holds_no_sms_and_sends_nothing_twice(store, smtp, gateway,
         run_dispatchers(engine, store_url, url, gateway.url)
     finally:
         silent.stop()
-    assert sum(gateway.answered.values()) == 16, "every SMS went out while the mail server hung"
+    assert sum(gateway.answered.values()) == 16, ("every SMS went out while the mail server hung", [
+        (r["state"], r["last_error"]) for r in outbox.rows(engine=engine) if r["channel"] == "sms"][:4])
     smtp.mode = "ok"
     recover(engine, smtp.url, gateway.url)
     check(f"hanging smtp ({where})", tally(engine, expected, smtp.accepted, gateway.answered), expected)
@@ -200,7 +201,7 @@ def test_hanging_smtp_holds_no_sms_and_sends_nothing_twice(store, smtp, gateway,
 @SQLITE_ONLY
 def test_flapping_smtp_two_dispatchers(store, smtp, gateway):
     store_url, engine = store
-    expected = queue(engine, emails=16, sms=16)
+    expected = queue(engine, emails=20, sms=16)
     smtp.mode, smtp.delay = "flap", 0.2
     run_dispatchers(engine, store_url, smtp.url, gateway.url)
     smtp.mode, smtp.delay = "ok", 0
@@ -235,8 +236,8 @@ def test_5xx_to_every_message_is_retried_and_to_one_address_is_final(store, smtp
 @SQLITE_ONLY
 def test_slow_sms_gateway_two_dispatchers_send_each_once(store, smtp, gateway):
     store_url, engine = store
-    expected = queue(engine, emails=8, sms=20)
-    gateway.delay = 0.2  # seconds an SMS: 20 outlive the 2 s lease
+    expected = queue(engine, emails=8, sms=24)
+    gateway.delay = 0.2  # seconds an SMS: 24 outlive the 3 s lease
     run_dispatchers(engine, store_url, smtp.url, gateway.url)
     gateway.delay = 0
     recover(engine, smtp.url, gateway.url)
