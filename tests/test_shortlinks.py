@@ -118,3 +118,10 @@ def test_every_sms_carries_a_short_link_the_count_and_the_nearest_deadline(mini_
     client = client_for(settings, mini_store, Clock(at("2020-09-08 12:00")))
     assert client.get(f"/s/{code}", follow_redirects=False).status_code == 303
     assert "孙副主任" in client.get("/").text  # the link signed in the person the SMS went to
+
+
+def test_the_access_log_never_shows_a_short_code():
+    from duban.web.accesslog import redact
+
+    assert redact('"GET /s/zz3gnezkx9 HTTP/1.1" 303') == '"GET /s/[redacted] HTTP/1.1" 303'
+    assert redact('"GET /static/duban.css HTTP/1.1" 200') == '"GET /static/duban.css HTTP/1.1" 200'
