@@ -277,3 +277,33 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing_and_held_no_sms(store, smtp
     print(result.line("kill -9 mid-batch"))
     assert result.lost == 0 and result.states == {"sent": len(expected)}, result.line("kill -9")
     assert result.duplicated <= 1, result.line("kill -9")  # the one email on the wire when the process died
+
+
+def test_one_bad_row_fails_alone_and_later_runs_do_not_trip_on_it(store, smtp, gateway, monkeypatch, tmp_path):
+    store_url, engine = store
+    notes = rows(6, 4)
+    notes[2]["data"] = {"name": "王\n主任"}  # Alt+Enter in an Excel cell: the email header builder raises ValueError
+    with engine.begin() as connection:
+        outbox.enqueue(connection=connection, notifications=notes)
+    from duban import runs
+
+    senders = {"email": SmtpSender.from_url(smtp.url), "sms": sms_sender(gateway.url)}
+    now = datetime.now(UTC)
+    first = runs.dispatch_one(engine, senders, AS_OF, lambda: now)  # the dispatch flow's task body
+    assert (sum(first.sent.values()), sum(first.given_up.values())) == (9, 1), first.summary()
+    assert runs.dispatch_one(engine, senders, AS_OF, lambda: now).claimed == 0  # the next run: nothing, no crash
+    monkeypatch.setenv("DUBAN_DATABASE_URL", store_url)
+    monkeypatch.setenv("DUBAN_CONFIG", str(tmp_path / "none.toml"))
+    from typer.testing import CliRunner
+
+    from duban.cli import _load_commands
+    from duban.cli.common import app
+
+    _load_commands()
+    shown = json.loads(CliRunner().invoke(app, ["outbox", "--state", "given_up", "--format", "json"]).stdout)
+    assert [r["key"] for r in shown] == ["e2"]
+    assert shown[0]["last_error"].startswith("cannot build or send: ValueError:")
+    with engine.connect() as connection:
+        left = Counter(connection.execute(select(NotificationRow.state)).scalars())
+    assert left == {"sent": 9, "given_up": 1}  # nothing stuck in `sending`
+    print(f"one bad row: sent {sum(first.sent.values())}, given up 1 (its reason in `duban outbox`), stuck 0")
