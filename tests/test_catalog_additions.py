@@ -163,3 +163,15 @@ def test_done_at_load_added_later_settles_an_open_item(engine, mini_people):
         row = connection.execute(select(occ).where(occ.c.task_id == "launch-plan")).one()
     assert row.state == "verified"
     assert row.reported_at.replace(tzinfo=None) == datetime(2020, 9, 5, 15, 59, 59)  # loaded late: the deadline
+
+
+def test_duban_tasks_says_how_each_is_reported(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(catalog_text(), encoding="utf-8")
+    result = CliRunner().invoke(app, ["tasks", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert lines["sales-rank"].rstrip().endswith("2020-12-31前（期后15个工作日内报送）")
+    assert lines["rectify"].rstrip().endswith("2020-10-31前（责任单位见问题清单）")
+    assert lines["study-duty"].rstrip().endswith("每半月（随leaders-study报送）")
+    assert lines["launch"].rstrip().endswith("2020-09-05前")

@@ -27,17 +27,29 @@ def _cell(key: str, value: Any) -> str:
     if key == "state":
         return STATE_LABELS.get(value, value)
     if key == "schedule" and isinstance(value, dict):
-        if "due" in value:
-            return f"{value['due']}前"
-        return {
-            "daily": "每个工作日",
-            "weekly": "每周",
-            "semimonthly": "每半月",
-            "monthly": "每月",
-            "quarterly": "每季度",
-            "yearly": "每年",
-        }.get(value["every"], value["every"])
+        return _schedule(value) + _schedule_note(value)
     return "" if value is None else str(value)
+
+
+def _schedule_note(value: dict[str, Any]) -> str:
+    if value.get("owners_from"):
+        return "（责任单位见问题清单）"
+    if value.get("reported_with"):
+        return f"（随{value['reported_with']}报送）"
+    return f"（期后{value['report_grace']}个工作日内报送）" if value.get("report_grace") else ""
+
+
+def _schedule(value: dict[str, Any]) -> str:
+    if "due" in value:
+        return f"{value['due']}前"
+    return {
+        "daily": "每个工作日",
+        "weekly": "每周",
+        "semimonthly": "每半月",
+        "monthly": "每月",
+        "quarterly": "每季度",
+        "yearly": "每年",
+    }.get(value["every"], value["every"])
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], limit_title: int = 24) -> str:
