@@ -1,6 +1,7 @@
 """Channels: email over SMTP, SMS through a provider, DingTalk and WeCom group robots, and the local default.
 
-Every sender has `open()` (one connection per batch), `send(row, now)` raising `SendError`, and `close()`.
+Every sender has `open()` (one connection per batch), `send(row, now)` raising `SendError`, `close()`, and
+`send_timeout`: the longest one `open()` or `send()` may take, in seconds, which dispatch shortens to fit its lease.
 Where nothing is configured, messages are written under `var/outbox/`: email to a Maildir, SMS and
 robot messages to JSON-lines files, so a person can open them.
 """
@@ -20,6 +21,7 @@ class Sender(Protocol):
     """What dispatch needs from a channel."""
 
     channel: str
+    send_timeout: float  # seconds; dispatch may lower it so that one send always ends inside the claim's lease
 
     def open(self) -> None:
         """Connect (once per batch)."""
