@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -349,13 +350,13 @@ def report(args: argparse.Namespace, count: int, answers: dict[str, int], result
     for name, runs in results.items():
         print(f"| {name} | {answers[name]:,} | {span([r.wall for r in runs])} | {span([r.cpu for r in runs])} "
               f"| {span([r.peak_mb for r in runs], 0)} |")
-    print("\n| ratio (per round) | wall | CPU | target |")
-    print("| --- | ---: | ---: | --- |")
+    print("\n| ratio (per round) | wall | wall, median | CPU | CPU, median | target |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
     for what, top, bottom, target in RATIOS:
         if top in results and bottom in results:
             pairs = list(zip(results[top], results[bottom], strict=True))
-            print(f"| {what} | {span([a.wall / b.wall for a, b in pairs])} | "
-                  f"{span([a.cpu / b.cpu for a, b in pairs])} | {target} |")
+            walls, cpus = [a.wall / b.wall for a, b in pairs], [a.cpu / b.cpu for a, b in pairs]
+            print(f"| {what} | {span(walls)} | {median(walls):.2f} | {span(cpus)} | {median(cpus):.2f} | {target} |")
 
 
 if __name__ == "__main__":
