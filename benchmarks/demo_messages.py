@@ -105,8 +105,11 @@ def report(var: Path, until: date, show_day: date | None, people: list[str], con
         "most_emails_person": names.get(per_person.most_common(1)[0][0]) if per_person else "",
         "emails_per_person_per_day_mean": round(statistics.mean(per_day.values()), 2) if per_day else 0,
         "people_with_mail": len(per_person),
+        "digests": sum(1 for m in mails if m["kind"] == "digest"),
         "mail_days": {names.get(p, p): len(days_with_mail[p]) for p in people},
         "emails_to": {names.get(p, p): per_person[p] for p in people},
+        "notice_mail_days": {names.get(p, p): len({m["day"] for m in mails if m["person"] == p
+                                                   and m["kind"] == "notice"}) for p in people},
     }
     if show_day:
         result["on"] = {names.get(p, p): [{"bytes": m["bytes"], "subject": m["subject"],
