@@ -220,6 +220,16 @@ def test_a_store_whose_records_end_early_is_judged_then_and_says_so(ties, tmp_pa
     assert soup.select_one("p.asof").text == (
         "本通报按截至2020年10月23日（星期五） 10:00的情况统计（系统记录止于此时，月末前的其余情况未计入），"
         "此后到期的事项不计入本期。")
+    # early in November nothing has fallen due: no town is ranked, every town is listed apart
+    early = load_bulletin(ties, "ties-2020", date(2020, 11, 1), as_of=at("2020-11-05 09:00"))
+    assert early.rankings == []
+    assert [u.label for u in early.idle] == ["甲镇", "乙镇", "丙镇", "泥溪镇", "戊镇", "县扶贫办"]
+    write_bulletin(engine=ties, plan_id="ties-2020", month=date(2020, 11, 1), out_dir=tmp_path, formats=["html"],
+                   as_of=at("2020-11-05 09:00"))
+    soup = BeautifulSoup((tmp_path / bulletin_name("ties-2020", date(2020, 11, 1), "html")).read_text(
+        encoding="utf-8"), "html.parser")
+    idle = "本月无到期事项、不参与排名的乡镇（街道）（5个）：甲镇、乙镇、丙镇、泥溪镇、戊镇。"
+    assert soup.select_one("p.idle").text == idle
     # a store that records the month's last workday is judged when the month closed, as before
     from tests.conftest import settle
 

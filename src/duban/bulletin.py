@@ -126,6 +126,7 @@ class Bulletin:
     rankings: list[Ranking]
     overdue: list[Item]
     total: UnitMonth = field(default_factory=lambda: UnitMonth(None))
+    unranked: list[Ranking] = field(default_factory=list)  # kinds of unit none of which had anything due
     closes: datetime | None = None  # plan-local: when the month is over
     data_end: datetime | None = None  # plan-local: the store's last record, when it ends before the month does
 
@@ -157,7 +158,7 @@ class Bulletin:
     @property
     def idle(self) -> list[UnitInfo]:
         """Units of the ranked kinds with nothing due in the month."""
-        return [unit for ranking in self.rankings for unit in ranking.idle]
+        return [unit for ranking in [*self.rankings, *self.unranked] for unit in ranking.idle]
 
 
 def bulletin_subject(plan_title: str) -> str:
@@ -219,16 +220,16 @@ def build_bulletin(snapshot: Snapshot, month: date, issue_day: date | None = Non
         if item.status in ("overdue", "missed", "done_late"):
             overdue.append(item)
     listed = [m for m in months.values() if m.due or m.waived]
-    rankings = []
+    rankings, unranked = [], []
     for kind in RANKED_KINDS:
         peers = [m for m in months.values() if m.unit and m.unit.kind == kind]
         ranked = rank(peers)
-        if ranked:
-            rankings.append(Ranking(kind, ranked, [m.unit for m in peers if not m.due]))
+        if peers:
+            (rankings if ranked else unranked).append(Ranking(kind, ranked, [m.unit for m in peers if not m.due]))
     overdue.sort(key=lambda i: (i.status == "done_late", -i.days, i.due, i.task.position, i.id))
     closes = month_close(month, plan).astimezone(plan.tz)
     return Bulletin(plan, month, snapshot.as_of, issue_day or snapshot.as_of.date(), listed, rankings, overdue,
-                    total, closes, data_end)
+                    total, unranked, closes, data_end)
 
 
 def data_end(connection: Connection, plan_id: str) -> datetime | None:
