@@ -450,3 +450,19 @@ def test_robot_timeouts_fit_the_send_budget():
     plugin = next(iter(sender._client))
     assert plugin.request_rate_per_sec + plugin.socket_connect_timeout + plugin.socket_read_timeout <= 6.0
     sender.close()
+
+
+def test_a_robot_that_fails_names_itself_without_its_token(http_peer):
+    """A robot's token is its address: a failed send says where, masked, so `duban outbox` never shows the key."""
+    token = "0123456789abcdef0123456789abcdef"
+    sender = RobotSender.from_url("dingtalk", f"dingtalk://{token}/")
+    sender.send_timeout = 2.0  # Apprise reaches for oapi.dingtalk.com, which this closed network refuses at once
+    with pytest.raises(SendError) as failure:
+        send_one(sender, outgoing("dingtalk", address=""))
+    assert token not in str(failure.value) and token not in sender.where
+    assert "dingtalk://" in str(failure.value)
+    http_peer.reply = (500, {"errmsg": f"bad token {token}"})
+    with pytest.raises(SendError) as failure:
+        send_one(RobotSender.from_url("dingtalk", f"{http_peer.base}/robot/send?access_token={token}"),
+                 outgoing("dingtalk", address=""))
+    assert token not in str(failure.value)

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from duban.outbox import Outgoing, SendError
+from duban.redact import mask_url, scrub, url_secrets
 
 
 def robot_payload(channel: str, title: str, text: str) -> dict[str, Any]:
@@ -26,7 +27,9 @@ class RobotSender:
         self.url = url
         parts = urlsplit(url)
         self.direct = parts.scheme in ("http", "https")
-        self.where = f"{parts.scheme}://{parts.hostname or ''}"
+        # A robot's token is its address: what people read (doctor, `duban outbox` errors) shows it masked.
+        self.where = mask_url(f"{parts.scheme}://{parts.hostname or ''}")
+        self._secrets = url_secrets(url)
         self.send_timeout = timeout  # one post, Apprise's pause between posts included; dispatch fits it to its lease
         self._client: Any = None
 
@@ -75,7 +78,11 @@ class RobotSender:
             ok = self._client.notify(title=row.subject, body=row.body_text, body_format=apprise.NotifyFormat.MARKDOWN)
         if not ok:
             detail = " ".join(log.getvalue().split())[:300] or "not delivered"
-            raise SendError(f"{self.where}: {detail}")
+            raise self._error(detail)
+
+    def _error(self, detail: str, **kind: bool) -> SendError:
+        """A failure that says where, with the robot's token (its address, or an echo of it) masked."""
+        return SendError(scrub(f"{self.where}: {detail}", self._secrets), **kind)
 
     def _post(self, row: Outgoing) -> None:
         import httpx
@@ -85,19 +92,19 @@ class RobotSender:
             response = self._client.post(self.url, content=body.encode(),
                                          headers={"Content-Type": "application/json; charset=utf-8"})
         except httpx.TransportError as error:
-            raise SendError(f"{self.where}: {type(error).__name__}: {error}", unreachable=True) from None
+            raise self._error(f"{type(error).__name__}: {error}", unreachable=True) from None
         except httpx.HTTPError as error:
-            raise SendError(f"{self.where}: {type(error).__name__}: {error}") from None
+            raise self._error(f"{type(error).__name__}: {error}") from None
         if response.status_code >= 300:
-            raise SendError(f"{self.where}: HTTP {response.status_code}: {response.text[:200]}",
-                            permanent=400 <= response.status_code < 500 and response.status_code != 429)
+            raise self._error(f"HTTP {response.status_code}: {response.text[:200]}",
+                              permanent=400 <= response.status_code < 500 and response.status_code != 429)
         try:
             answer = response.json()
         except ValueError:
             return
         code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
         if code:
-            raise SendError(f"{self.where}: errcode {code}: {answer.get('errmsg', '')}")
+            raise self._error(f"errcode {code}: {answer.get('errmsg', '')}")
 
     def close(self) -> None:
         """Release the client."""
