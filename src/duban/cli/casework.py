@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +32,18 @@ def _day(text: str, field: str):  # noqa: ANN202 - a date
         raise ValueError(f"{field}: cannot read '{text}' as a date (write YYYY-MM-DD)") from None
 
 
+@contextmanager
+def _acting(plan: str | None, as_of: str | None, by: str) -> Iterator[tuple[Any, Any, Any, datetime]]:
+    """One transaction in which `by` acts on the plan's casework: (connection, setup, actor, moment)."""
+    from duban import actions
+    from duban.casework.plan import load_setup
+
+    store, plan_id, _, moment = _store(plan, as_of)
+    with store.begin() as connection:
+        actor = actions.find_actor(connection, plan_id=plan_id, who=by)
+        yield connection, load_setup(connection, plan_id), actor, moment
+
+
 @app.command()
 @friendly
 def assign(
@@ -44,14 +59,9 @@ def assign(
     plan: PlanOpt = None,
 ) -> None:
     """The office hands out an item (交办): one occurrence per unit, reminded and escalated like any other."""
-    from duban import actions
     from duban.casework.assign import Assignment, hand_out
-    from duban.casework.plan import load_setup
 
-    store, plan_id, _, moment = _store(plan, as_of)
-    with store.begin() as connection:
-        actor = actions.find_actor(connection, plan_id=plan_id, who=by)
-        setup = load_setup(connection, plan_id)
+    with _acting(plan, as_of, by) as (connection, setup, actor, moment):
         ids = hand_out(connection, setup=setup, actor=actor, now=moment, source="cli",
                        assignment=Assignment(title, owner, _day(due, "--due"), ref, evidence, note))
     emit("\n".join(ids))
@@ -110,14 +120,10 @@ def extend(
     plan: PlanOpt = None,
 ) -> None:
     """A unit asks for an extension (延期申请) of one of its items, with a reason."""
-    from duban import actions
     from duban.casework.extension import request_extension
-    from duban.casework.plan import load_setup
 
-    store, plan_id, _, moment = _store(plan, as_of)
-    with store.begin() as connection:
-        actor = actions.find_actor(connection, plan_id=plan_id, who=by)
-        event = request_extension(connection, setup=load_setup(connection, plan_id), actor=actor,
+    with _acting(plan, as_of, by) as (connection, setup, actor, moment):
+        event = request_extension(connection, setup=setup, actor=actor,
                                   occurrence_id=occurrence, until=_day(until, "--until"), reason=reason, now=moment,
                                   source="cli")
     emit(f"{occurrence}: 延期申请已提交，待督办室审批 (event {event})")
@@ -134,14 +140,10 @@ def decide_extension(
     plan: PlanOpt = None,
 ) -> None:
     """The office grants an extension request (the deadline moves), or refuses it with --refuse REASON."""
-    from duban import actions
     from duban.casework.extension import decide_extension as decide
-    from duban.casework.plan import load_setup
 
-    store, plan_id, _, moment = _store(plan, as_of)
-    with store.begin() as connection:
-        actor = actions.find_actor(connection, plan_id=plan_id, who=by)
-        event = decide(connection, setup=load_setup(connection, plan_id), actor=actor, occurrence_id=occurrence,
+    with _acting(plan, as_of, by) as (connection, setup, actor, moment):
+        event = decide(connection, setup=setup, actor=actor, occurrence_id=occurrence,
                        grant=refuse is None, note=note if refuse is None else refuse, now=moment, source="cli")
     emit(f"{occurrence}: {'同意延期' if refuse is None else '不同意延期'} (event {event})")
 
