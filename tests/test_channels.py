@@ -13,11 +13,11 @@ import smtplib
 import ssl
 import threading
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
-from conftest import free_port
+from conftest import HttpRecorder, free_port
 
 from duban.config import Settings
 from duban.notify import local_senders, senders
@@ -194,31 +194,9 @@ def test_local_default_writes_a_maildir_and_json_lines(tmp_path):
 # --- SMS providers and robots on a loopback HTTP server -----------------------------------------------------
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """Records each request; answers with the server's canned reply."""
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self.server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                     "body": body})
-        status, reply = self.server.reply
-        payload = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = _answer  # http.server's hook names
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def http_peer():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HttpRecorder)
     server.requests, server.reply = [], (200, {})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

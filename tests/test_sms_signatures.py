@@ -18,11 +18,12 @@ import re
 import threading
 import warnings
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import ModuleType
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
+from conftest import HttpRecorder
 
 from duban.notify.sms import AliyunSms, TencentSms, aliyun_signature, sms_sender, tc3_authorization
 from duban.outbox import Outgoing
@@ -188,34 +189,13 @@ def test_tencent_authorization_is_what_the_sdks_tc3_signer_computes(case):
 # --- the request on the wire, next to the SDK's -------------------------------------------------------------------
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """Keeps each request exactly as received; answers with the server's canned reply."""
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self.server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                     "body": body})
-        payload = json.dumps(self.server.reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = _answer  # http.server's hook names
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def provider(monkeypatch) -> Iterator[ThreadingHTTPServer]:
     """A loopback HTTP server standing in for the provider."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)  # the SDKs' requests would send loopback traffic to a proxy
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    server.requests, server.reply = [], {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HttpRecorder)
+    server.requests, server.reply = [], (200, {})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.netloc = f"127.0.0.1:{server.server_address[1]}"
@@ -248,7 +228,7 @@ def test_aliyun_request_on_the_wire_is_the_sdks_sendsms(provider):
     from aliyunsdkcore.client import AcsClient
     from aliyunsdkdysmsapi.request.v20170525.SendSmsRequest import SendSmsRequest
 
-    provider.reply = {"Code": "OK", "Message": "OK", "BizId": "1", "RequestId": "r"}
+    provider.reply = (200, {"Code": "OK", "Message": "OK", "BizId": "1", "RequestId": "r"})
     sign, address, params, now = CASES["reserved characters"]
     url = (f"aliyun://LTAI5tKey:{quote('the/Secret+=', safe='')}@dysmsapi.aliyuncs.com?sign={quote(sign)}"
            f"&template=SMS_123456789&endpoint=http://{provider.netloc}/")
@@ -306,7 +286,8 @@ def test_tencent_request_on_the_wire_is_the_sdks_sendsms(provider):
     from tencentcloud.common.profile.http_profile import HttpProfile
     from tencentcloud.sms.v20210111 import models, sms_client
 
-    provider.reply = {"Response": {"SendStatusSet": [{"Code": "Ok", "Message": "send success"}], "RequestId": "r"}}
+    provider.reply = (200, {"Response": {"SendStatusSet": [{"Code": "Ok", "Message": "send success"}],
+                                   "RequestId": "r"}})
     sign, address, params, now = CASES["reserved characters"]
     url = (f"tencent://AKIDtestSecretId:{quote('tcSecret/Key+=', safe='')}@sms.tencentcloudapi.com?app=1400000000"
            f"&sign={quote(sign)}&template=449739&endpoint=http://{provider.netloc}")
