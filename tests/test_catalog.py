@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from duban.catalog import CatalogError, load_catalog, parse_catalog
+from duban.casework.create import ORIGINS
+from duban.catalog import CASEWORK_TASK_ID, CatalogError, load_catalog, parse_catalog
 from duban.cli import _load_commands
 from duban.cli.common import app
 
@@ -82,6 +83,8 @@ def test_every_problem_is_reported_at_once_with_its_place():
         ("co_owners: [office]", "co_owners: [role:pairing_cadre]", "co-owners are units or groups"),
         ("members: [shuangjiang, qinglong]", "members: [shuangjiang, group:towns]", "groups contain each other"),
         ("id: leaders-study", "id: Leaders Study", "must be lowercase letters"),
+        ("id: leaders-study", "id: problem-0001", "task id 'problem-0001' is reserved for items the office"),
+        ("id: leaders-study", "id: assigned-7", "task id 'assigned-7' is reserved"),
         ("{after: 3, to: [head]}", "{after: 3, to: [head], ack_pauses: maybe}", "ack_pauses must be true or false"),
         ("{after: 5, to", "{after: 1, to", "two levels with the same 'after'"),
         ("    evidence: 会议纪要\n", "    evidence: 会议纪要\n    evidence: 照片\n", "duplicate key 'evidence'"),
@@ -92,6 +95,12 @@ def test_each_mistake_has_a_clear_message(old, new, expected):
     assert old in MINI
     found = problems(MINI.replace(old, new, 1))
     assert any(expected in line for line in found), found
+
+
+def test_reserved_task_ids_are_the_ones_casework_makes():
+    for prefix, _section in ORIGINS.values():
+        assert CASEWORK_TASK_ID.match(f"{prefix}-0001")
+    assert not CASEWORK_TASK_ID.match("problem-fix")
 
 
 def test_yaml_syntax_error_names_line_and_column():

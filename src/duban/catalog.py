@@ -17,6 +17,9 @@ FREQUENCIES = ("daily", "weekly", "semimonthly", "monthly", "quarterly", "yearly
 CHANNELS = ("email", "sms", "dingtalk", "wecom")
 TARGET_OPS = (">=", "<=", ">", "<", "==")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# Task ids the office's own items take (duban.casework: 交办 assigned-0001, 问题 problem-0001); a catalog task
+# with such an id would collide with one in the store.
+CASEWORK_TASK_ID = re.compile(r"^(assigned|problem)-[0-9]+$")
 SECTION = re.compile(r"^[一二三四五六七八九十]+(（[一二三四五六七八九十]+）)?")
 
 PLAN_KEYS = {"id", "title", "timezone", "start", "end", "workdays", "holidays", "extra_workdays", "remind_at", "office"}
@@ -675,6 +678,9 @@ def parse_catalog(text: str, path: str = "tasks_catalog.yaml") -> Catalog:
             task_id = str(m.get("id", ""))
             if task_id in seen:
                 r.problem(m.value_where["id"], f"duplicate task id '{task_id}' (first at line {seen[task_id].line})")
+            elif CASEWORK_TASK_ID.match(task_id):
+                r.problem(m.value_where["id"], f"task id '{task_id}' is reserved for items the office hands out or "
+                                               "imports (assigned-N, problem-N); choose another id")
             elif "id" in m:
                 seen[task_id] = m.value_where["id"]
             task = _read_task(r, m, where, index, ctx)
