@@ -251,6 +251,20 @@ class EvidenceStore:
         """The file's bytes."""
         return self.path(sha256).read_bytes()
 
+    def sweep_staging(self, *, modified_before: float) -> int:
+        """Remove staging files last written before `modified_before` (epoch seconds); how many went.
+
+        A server killed mid-upload leaves its `.upload-*` file behind; nothing else would ever remove it."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for folder in (self.root, *(p for p in self.root.iterdir() if p.is_dir())):
+            for staged in folder.glob(".upload-*"):
+                if staged.is_file() and staged.stat().st_mtime < modified_before:
+                    staged.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
 
 def store_for(settings: object) -> EvidenceStore:
     """The deployment's evidence folder, `var/evidence`."""

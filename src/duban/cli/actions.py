@@ -114,6 +114,8 @@ def waive(
     _act("waive", occurrence, by, plan, as_of, reason=reason)
 
 
+# An upload still being written after a day belongs to a server that died; `duban web` clears such files at start.
+STALE_UPLOAD_SECONDS = 24 * 3600
 HISTORY_COLUMNS = [("at", "时间"), ("actor_name", "人员"), ("kind_label", "动作"), ("change", "状态"),
                    ("source", "来源"), ("note", "说明")]
 
@@ -187,9 +189,10 @@ def web(
 ) -> None:
     """Serve the web pages: my items, sign for, report done with evidence, the office's queue, the overview."""
     import os
+    import time
     from dataclasses import replace
 
-    from duban import baseurl
+    from duban import baseurl, evidence
     from duban.links import require_strong_secret
     from duban.replay import ReplayClock
     from duban.web import serve
@@ -208,6 +211,9 @@ def web(
     if "DUBAN_BASE_URL" not in os.environ and config.base_url in (baseurl.DEFAULT, previous, served):
         config = replace(config, base_url=served)
     typer.echo(f"duban: links point at {config.base_url} ({baseurl.source(os.environ, config)})", err=True)
+    swept = evidence.store_for(config).sweep_staging(modified_before=time.time() - STALE_UPLOAD_SECONDS)
+    if swept:
+        typer.echo(f"duban: removed {swept} unfinished upload file(s) left by an earlier server", err=True)
     serve(config, host=host, port=port, now=clock, replay=clock is not None)
 
 
