@@ -129,6 +129,23 @@ def test_decide_kinds_separate_reminders_from_escalations():
     assert decide([_pending()], policies, CLOCK, late, kinds=("remind",)) == []
 
 
+def test_a_moved_deadline_names_its_stages_anew_so_they_are_heard_of_again():
+    policies = {"t": Policy(escalate=LEVELS, repeat_every=5)}
+    first = _pending(due_day=date(2020, 9, 15))
+    moved = _pending(due_day=date(2020, 9, 30))
+    moved = Pending(moved.id, moved.task_id, moved.owner_id, moved.owner_kind, moved.unit_id, moved.due, moved.state,
+                    moved.reminders, extended=True)
+    before = decide([first], policies, CLOCK, at("2020-09-14 09:00"))
+    after = decide([moved, first], policies, CLOCK, at("2020-09-29 09:00"))
+    assert [s.name for _, s in before] == ["remind-1"]
+    # remind-1 for the new deadline is not the remind-1 already put for the old one; unmoved items keep their names
+    assert [(o.extended, s.name) for o, s in after] == [(True, "remind-1@20200930"), (False, "escalate-5-r1")]
+    # National Day: 10-09 is the first workday after the moved deadline of 09-30
+    late = decide([moved], policies, CLOCK, at("2020-10-09 09:00"), kinds=("escalate",))
+    assert [s.name for _, s in late] == ["escalate-1@20200930"]
+    assert all(len(s.name) <= 40 for _, s in after + late)  # delivery.stage holds 40 characters
+
+
 def test_policy_json_round_trip():
     policy = policy_from_json('{"remind": [5, 0], "escalate": [{"after": 3, "to": ["head"], "ack_pauses": true},'
                               ' {"after": 1, "to": ["in_charge"]}], "repeat_every": 2, "channels": ["email"]}')

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from duban.catalog import EscalationLevel, Policy
@@ -48,6 +48,7 @@ class Pending:
     state: str
     reminders: tuple[tuple[int, datetime], ...] = ()
     superseded_at: datetime | None = None  # after it, the occurrence is missed and no longer heard of on its own
+    extended: bool = False  # its deadline was moved (延期): its stages are heard of again for the new deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,12 @@ def escalation_stage(
     return Stage("escalate", name, moment, level.after, number, len(levels), repeat, level.to)
 
 
+def for_new_deadline(stage: Stage, due: datetime) -> Stage:
+    """The stage as it falls for a moved deadline: named with the deadline (remind-3@20201110), so a reminder or
+    level already heard of for the old deadline is heard of again for the new one, and only once."""
+    return replace(stage, name=f"{stage.name}@{due.astimezone(UTC):%Y%m%d}")
+
+
 def decide(
     pending: Iterable[Pending], policies: Mapping[str, Policy], clock: EscalationClock, as_of: datetime,
     kinds: Sequence[str] = KINDS,
@@ -137,7 +144,7 @@ def decide(
         if occ.state not in PENDING or (occ.superseded_at is not None and as_of > max(occ.superseded_at, occ.due)):
             continue
         policy = policies[occ.task_id]
-        key = (occ.due, occ.reminders, id(policy), occ.state)
+        key = (occ.due, occ.reminders, id(policy), occ.state, occ.extended)
         if key not in known:
             stage = None
             if "remind" in kinds:
@@ -145,7 +152,7 @@ def decide(
             if stage is None and "escalate" in kinds and as_of > occ.due:
                 stage = escalation_stage(due=occ.due, levels=policy.escalate, repeat_every=policy.repeat_every,
                                          acked=occ.state == "acked", clock=clock, as_of=as_of)
-            known[key] = stage
+            known[key] = stage if stage is None or not occ.extended else for_new_deadline(stage, occ.due)
         if known[key] is not None:
             result.append((occ, known[key]))
     return result
