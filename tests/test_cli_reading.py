@@ -64,8 +64,8 @@ def test_calendar_table_is_chinese():
 
 
 def test_calendar_csv_and_ics():
-    csv_text = invoke("calendar", MINI, "--format", "csv", "--owner", "office")
-    assert csv_text.splitlines()[0] == "id,task,ref,title,owner,owner_name,unit,period_start,due,reminders"
+    csv_text = invoke("calendar", MINI, "--format", "csv", "--owner", "office", "--header", "en")
+    assert csv_text.splitlines()[0] == "\ufeffid,task,ref,title,owner,owner_name,unit,period_start,due,reminders"
     result = runner.invoke(app, ["calendar", MINI, "--format", "ics", "--owner", "qinglong"])
     ics = result.stdout_bytes.decode()
     assert ics.startswith("BEGIN:VCALENDAR\r\n") and ics.count("BEGIN:VEVENT") == 3

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from duban.status import STATE_LABELS
+from duban.xlsxsafe import FORMULA_START
 
 CALENDAR_COLUMNS = [("ref", "条款"), ("title", "事项"), ("owner_name", "责任主体"), ("due", "截止"), ("id", "编号")]
 STATUS_COLUMNS = [("state", "状态"), *CALENDAR_COLUMNS]
@@ -91,17 +92,65 @@ def _encode_row(row: dict[str, Any], shared: dict[int, str]) -> str:
     return text + "}"
 
 
-def as_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """CSV; nested values as JSON."""
-    if not rows:
-        return ""
+BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only when it starts with this; without it, Chinese comes out garbled
+CALENDAR_KEYS = ("id", "task", "ref", "title", "owner", "owner_name", "unit", "period_start", "due", "reminders")
+STATUS_KEYS = (*CALENDAR_KEYS, "state")
+# The CSV columns people get by default: the table's, the title whole, the reminder moments beside the deadline.
+CALENDAR_CSV = [("ref", "条款"), ("title", "事项"), ("owner_name", "责任主体"), ("due", "截止"), ("reminders", "提醒"),
+                ("id", "编号")]
+STATUS_CSV = [("state", "状态"), *CALENDAR_CSV]
+HEADERS = ("zh", "en")
+
+
+def check_header(header: str) -> str:
+    """`--header` as given, or one line saying what it takes."""
+    if header not in HEADERS:
+        raise ValueError(f"--header: '{header}' (use zh for Chinese headers, en for the field ids)")
+    return header
+
+
+def formula_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, kept text with a leading apostrophe (as duban.xlsxsafe)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def _csv_cell(key: str, value: Any) -> str:
+    """A cell for people: as the table shows it, nothing cut; reminder moments as local times."""
+    if key == "reminders" and isinstance(value, list):
+        return "；".join(_cell("due", item.get("at")) for item in value if isinstance(item, dict))
+    return _cell(key, value)
+
+
+def csv_cells(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> list[str]:
+    """A row's cells under Chinese headers, safe to open in Excel."""
+    return [formula_safe(_csv_cell(key, row.get(key))) for key, _ in columns]
+
+
+def csv_fields(values: Sequence[Any]) -> list[Any]:
+    """Field values for programs (nested values as JSON), safe to open in Excel."""
+    return [formula_safe(json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for v in values]
+
+
+def as_csv(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[tuple[str, str]] | None = None,
+    header: str = "zh",
+    keys: Sequence[str] | None = None,
+) -> str:
+    """CSV that Excel opens right: UTF-8 with a byte-order mark, no cell taken for a formula. `header` zh: the
+    `columns` under their Chinese names, as people read them; en: every field under its id (`keys`, else the first
+    row's), nested values as JSON, for programs."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for k, v in row.items()}
-        )
+    buffer.write(BOM)
+    writer = csv.writer(buffer)
+    if header == "zh" and columns is not None:
+        writer.writerow([name for _, name in columns])
+        writer.writerows(csv_cells(row, columns) for row in rows)
+        return buffer.getvalue()
+    fields = list(keys) if keys is not None else list(rows[0]) if rows else []
+    if fields:
+        writer.writerow(fields)
+    writer.writerows(csv_fields([row.get(key) for key in fields]) for row in rows)
     return buffer.getvalue()
 
 

@@ -14,6 +14,7 @@ import typer
 from duban.catalog import CatalogError
 from duban.config import Settings, load_settings
 from duban.controlchars import printable
+from duban.owners import NoSuchName
 
 app = typer.Typer(
     help="督办 duban: turns a work plan into a deadline calendar and keeps officials on it.",
@@ -54,6 +55,9 @@ def friendly(command: F) -> F:
             for problem in error.problems:
                 typer.echo(str(problem), err=True)
             raise typer.Exit(1) from None
+        except NoSuchName as error:  # a unit or person that is not there: a misused option, as click's exit 2
+            typer.echo(f"duban: {printable(str(error))}", err=True)
+            raise typer.Exit(2) from None
         except user_errors() as error:
             typer.echo(f"duban: {printable(str(error))}", err=True)
             raise typer.Exit(1) from None

@@ -13,7 +13,10 @@ from duban.cli.common import Format, app, emit, engine, friendly, now, settings
 PathArg = Annotated[Path | None, typer.Argument(help="catalog file (default: tasks_catalog.yaml)", show_default=False)]
 ContactsOpt = Annotated[Path | None, typer.Option("--contacts", help="contacts directory, CSV or XLSX")]
 PlanOpt = Annotated[str | None, typer.Option("--plan", help="plan id, when the store holds several")]
-FormatOpt = Annotated[Format, typer.Option("--format", help="table, json, csv or ics")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, json, csv (Excel: UTF-8 with BOM) or ics")]
+HeaderOpt = Annotated[str, typer.Option(
+    "--header", help="CSV headers: zh (Chinese, for people) or en (the field ids, for programs)")]
+OwnerOpt = Annotated[str | None, typer.Option("--owner", help="a unit or person: id or name")]
 
 
 def _catalog_path(path: Path | None) -> Path:
@@ -54,17 +57,18 @@ def check(path: PathArg = None, contacts: ContactsOpt = None) -> None:
 
 @app.command()
 @friendly
-def tasks(path: PathArg = None, format: FormatOpt = Format.table) -> None:
+def tasks(path: PathArg = None, format: FormatOpt = Format.table, header: HeaderOpt = "zh") -> None:
     """List the catalog's tasks."""
     from duban import output
     from duban.catalog import load_catalog
     from duban.views import task_rows
 
+    output.check_header(header)
     rows = task_rows(load_catalog(_catalog_path(path)))
     emit(
         output.as_json(rows)
         if format is Format.json
-        else output.as_csv(rows)
+        else output.as_csv(rows, output.TASK_COLUMNS, header)
         if format is Format.csv
         else output.table(rows, output.TASK_COLUMNS)
     )
@@ -79,33 +83,54 @@ def calendar(
     contacts: ContactsOpt = None,
     from_: Annotated[str | None, typer.Option("--from", help="first deadline day, YYYY-MM-DD")] = None,
     to: Annotated[str | None, typer.Option("--to", help="last deadline day, YYYY-MM-DD")] = None,
-    owner: Annotated[str | None, typer.Option("--owner", help="a unit or person id")] = None,
+    owner: OwnerOpt = None,
     plan: PlanOpt = None,
     format: FormatOpt = Format.table,
+    header: HeaderOpt = "zh",
 ) -> None:
     """Every occurrence with its deadline and reminder moments."""
     from duban import output
     from duban.timeutil import parse_day
 
+    output.check_header(header)
     start = parse_day(from_) if from_ else None
     end = parse_day(to) if to else None
     if path is not None:
         from duban.views import calendar_from_catalog
 
         catalog, people = _load(path, contacts)
+        if owner:
+            owner = _catalog_owner(catalog, people, owner)
         rows, plan_id = calendar_from_catalog(catalog, people, start, end, owner), catalog.plan.id
     else:
         from duban.readpath.command import read_calendar
 
         if read_calendar(settings().database_url, start=from_, end=to, owner=owner, plan=plan, format=format.value,
-                         now=now(), out=_stdout()):
+                         now=now(), out=_stdout(), header=header):
             return
         from duban.views import pick_plan, store_rows
 
         store = engine()
         plan_id, tz = pick_plan(store, plan)
+        owner = _store_owner(store, plan_id, owner)
         rows = list(store_rows(store, plan_id, tz, start, end, owner))
-    _emit_rows(rows, format, output.CALENDAR_COLUMNS, plan_id)
+    _emit_rows(rows, format, output.CALENDAR_COLUMNS, plan_id, header)
+
+
+def _catalog_owner(catalog, people, text: str) -> str:  # noqa: ANN001 - a Catalog and its people
+    """The unit or person of the catalog (and directory) that --owner names."""
+    from duban.owners import Known, pick
+
+    known = [Known(u.id, tuple(n for n in (u.name, u.short) if n), f"{u.short or u.name} ({u.id})")
+             for u in catalog.units.values()]
+    known += [Known(p.id, (p.name,), f"{p.name} ({p.id})") for p in people or []]
+    return pick("--owner", text, known)
+
+
+def _store_owner(store, plan_id: str, text: str | None) -> str | None:  # noqa: ANN001 - an Engine
+    from duban.owners import owner_id
+
+    return owner_id(store, plan_id, text) if text else None
 
 
 def _stdout():  # noqa: ANN202 - a binary stream
@@ -116,13 +141,15 @@ def _stdout():  # noqa: ANN202 - a binary stream
     return sys.stdout.buffer
 
 
-def _emit_rows(rows: list[dict], format: Format, columns: list, plan_id: str) -> None:
+def _emit_rows(rows: list[dict], format: Format, columns: list, plan_id: str, header: str = "zh") -> None:
     from duban import output
 
     if format is Format.json:
         emit(output.as_json(rows))
     elif format is Format.csv:
-        emit(output.as_csv(rows))
+        with_state = columns is output.STATUS_COLUMNS
+        emit(output.as_csv(rows, output.STATUS_CSV if with_state else output.CALENDAR_CSV, header,
+                           output.STATUS_KEYS if with_state else output.CALENDAR_KEYS))
     elif format is Format.ics:
         emit(output.as_ics(rows, plan_id, now()))
     else:
@@ -133,10 +160,11 @@ def _emit_rows(rows: list[dict], format: Format, columns: list, plan_id: str) ->
 @friendly
 def status(
     as_of: Annotated[str | None, typer.Option("--as-of", help="moment to judge at (default: now)")] = None,
-    owner: Annotated[str | None, typer.Option("--owner", help="a unit or person id")] = None,
+    owner: OwnerOpt = None,
     state: Annotated[str | None, typer.Option("--state", help="only this state, e.g. overdue")] = None,
     plan: PlanOpt = None,
     format: FormatOpt = Format.table,
+    header: HeaderOpt = "zh",
 ) -> None:
     """Each occurrence with its state at a moment: upcoming, due_soon, overdue, missed, done, done_late, waived."""
     import sys
@@ -144,7 +172,7 @@ def status(
     from duban.readpath.command import read_status
 
     if read_status(settings().database_url, as_of=as_of, owner=owner, state=state, plan=plan, format=format.value,
-                   now=now(), out=_stdout(), err=sys.stderr):
+                   now=now(), out=_stdout(), err=sys.stderr, header=header):
         return
     from duban import output
     from duban.status import STATES
@@ -153,11 +181,13 @@ def status(
 
     if state and state not in STATES:
         raise ValueError(f"--state: unknown state '{state}' (use {', '.join(STATES)})")
+    output.check_header(header)
     store = engine()
     plan_id, tz = pick_plan(store, plan)
     moment = parse_moment(as_of, tz) if as_of else now()
+    owner = _store_owner(store, plan_id, owner)
     rows = list(store_rows(store, plan_id, tz, None, None, owner, as_of=moment, state=state))
-    _emit_rows(rows, format, output.STATUS_COLUMNS, plan_id)
+    _emit_rows(rows, format, output.STATUS_COLUMNS, plan_id, header)
     if format is Format.table:
         counts = Counter(r["state"] for r in rows)
         typer.echo("  ".join(f"{output.STATE_LABELS[s]} {counts[s]}" for s in STATES if counts[s]), err=True)

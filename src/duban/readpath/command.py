@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
 from duban.readpath.connect import Reader, open_reader
-from duban.readpath.query import Names, occurrences_sql, only_plan
+from duban.readpath.query import Names, occurrences_sql, only_plan, owner_known
 from duban.readpath.shape import Shaper
 from duban.readpath.write import write_csv, write_json, write_text
 from duban.status import STATES
 from duban.timeutil import parse_day, parse_moment
 
 FORMATS = ("table", "json", "csv", "ics")
+HEADERS = ("zh", "en")
 
 
 def read_status(url: str, **options: Any) -> bool:
@@ -41,11 +42,12 @@ def status_from(
     now: datetime,
     out: BinaryIO,
     err: TextIO,
+    header: str = "zh",
 ) -> bool:
     """`read_status` on an open store."""
-    if (state and state not in STATES) or format not in FORMATS:
+    if (state and state not in STATES) or format not in FORMATS or header not in HEADERS:
         return False  # the full command names the mistake
-    chosen = _plan(reader, plan)
+    chosen = _plan(reader, plan, owner)
     if chosen is None:
         return False
     plan_id, tz = chosen
@@ -54,7 +56,8 @@ def status_from(
     except ValueError:
         return False
     sql, params = occurrences_sql(reader, plan_id, tz, owner=owner, as_of=moment, state=state or None)
-    rows = _write(reader, plan_id, tz, sql, params, format, now, out, with_state=True, one_owner=bool(owner))
+    rows = _write(reader, plan_id, tz, sql, params, format, now, out, with_state=True, one_owner=bool(owner),
+                  header=header)
     if format == "table" and rows is not None:
         from duban.output import STATE_LABELS
 
@@ -86,30 +89,45 @@ def calendar_from(
     format: str,
     now: datetime,
     out: BinaryIO,
+    header: str = "zh",
 ) -> bool:
     """`read_calendar` on an open store."""
-    if format not in FORMATS:
+    if format not in FORMATS or header not in HEADERS:
         return False
     try:
         first, last = (parse_day(start) if start else None), (parse_day(end) if end else None)
     except ValueError:
         return False
-    chosen = _plan(reader, plan)
+    chosen = _plan(reader, plan, owner)
     if chosen is None:
         return False
     plan_id, tz = chosen
     sql, params = occurrences_sql(reader, plan_id, tz, start=first, end=last, owner=owner)
-    _write(reader, plan_id, tz, sql, params, format, now, out, with_state=False, one_owner=bool(owner))
+    _write(reader, plan_id, tz, sql, params, format, now, out, with_state=False, one_owner=bool(owner), header=header)
     return True
 
 
-def _plan(reader: Reader, plan: str | None) -> Any:
-    """The one plan to read, or None when the store is empty, not synced, or holds several (the full command says)."""
+def _plan(reader: Reader, plan: str | None, owner: str | None) -> Any:
+    """The one plan to read, or None when the store is empty, not synced, or holds several, or when the owner is
+    no id of the plan (the full command says, or reads it as a name)."""
     error = _driver_error(reader)
     try:
-        return only_plan(reader, plan)
+        chosen = only_plan(reader, plan)
+        if chosen is not None and owner and not owner_known(reader, chosen[0], owner):
+            return None
+        return chosen
     except error:
         return None
+
+
+def _write_csv(shaper: Shaper, batches: Any, with_state: bool, header: str, out: BinaryIO) -> None:
+    from duban import output
+
+    if header == "en":
+        write_csv(batches, lambda row: output.csv_fields(shaper.as_csv(row)), shaper.keys(with_state), out)
+        return
+    columns = output.STATUS_CSV if with_state else output.CALENDAR_CSV
+    write_csv(batches, lambda row: output.csv_cells(shaper.as_dict(row), columns), [n for _, n in columns], out)
 
 
 def _driver_error(reader: Reader) -> type[Exception]:
@@ -134,6 +152,7 @@ def _write(
     *,
     with_state: bool,
     one_owner: bool,
+    header: str = "zh",
 ) -> list[dict[str, Any]] | None:
     """Write the rows in a format; the rows as dicts for the table and ICS (which need them all), else [];
     None when the reader of the output went away."""
@@ -145,7 +164,7 @@ def _write(
         if format == "json":
             write_json(batches, shaper.json_rows, out)
         elif format == "csv":
-            write_csv(batches, shaper.as_csv, shaper.keys(with_state), out)
+            _write_csv(shaper, batches, with_state, header, out)
         else:
             from duban import output
             from duban.readpath.table import table

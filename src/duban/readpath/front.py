@@ -10,8 +10,8 @@ import sys
 from datetime import UTC, datetime
 
 OPTIONS = {
-    "status": ("--as-of", "--owner", "--state", "--plan", "--format"),
-    "calendar": ("--from", "--to", "--owner", "--plan", "--format"),
+    "status": ("--as-of", "--owner", "--state", "--plan", "--format", "--header"),
+    "calendar": ("--from", "--to", "--owner", "--plan", "--format", "--header"),
 }
 
 
@@ -65,6 +65,7 @@ def serve(argv: list[str]) -> bool:
             now=now,
             out=out,
             err=sys.stderr,
+            header=values.get("--header", "zh"),
         )
     return read_calendar(
         url,
@@ -75,4 +76,5 @@ def serve(argv: list[str]) -> bool:
         format=values.get("--format", "table"),
         now=now,
         out=out,
+        header=values.get("--header", "zh"),
     )

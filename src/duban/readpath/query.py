@@ -59,6 +59,16 @@ def only_plan(reader: Reader, plan_id: str | None) -> tuple[str, ZoneInfo] | Non
     return plans[0][0], ZoneInfo(plans[0][1])
 
 
+def owner_known(reader: Reader, plan_id: str, owner: str) -> bool:
+    """Whether `owner` is the id of a unit or person of the plan, or owns items of it."""
+    p, params = reader.param, {"plan": plan_id, "owner": owner}
+    where = f"WHERE plan_id = {p('plan')} AND"
+    row = reader.all(f"SELECT EXISTS (SELECT 1 FROM unit {where} id = {p('owner')}) "
+                     f"OR EXISTS (SELECT 1 FROM person {where} id = {p('owner')}) "
+                     f"OR EXISTS (SELECT 1 FROM occurrence {where} owner_id = {p('owner')})", params)
+    return bool(row[0][0])
+
+
 def occurrences_sql(
     reader: Reader,
     plan_id: str,

@@ -19,22 +19,23 @@ def write_json(batches: Iterable[list[Any]], encode: Callable[[list[Any]], list[
 
 
 def write_csv(
-    batches: Iterable[list[Any]], fields: Callable[[Any], list[str]], header: list[str], out: BinaryIO
+    batches: Iterable[list[Any]], fields: Callable[[Any], list[Any]], header: list[str], out: BinaryIO
 ) -> int:
-    """CSV with a header line, as `duban.output.as_csv` then `emit` (which prints one empty line for no rows)."""
+    """CSV as `duban.output.as_csv` then `emit`: a byte-order mark, the header line, a line per row."""
+    from duban.output import BOM
+
     buffer = io.StringIO()
+    buffer.write(BOM)
     writer = csv.writer(buffer)
+    writer.writerow(header)
     count = 0
     for batch in batches:
-        if not count:
-            writer.writerow(header)
         writer.writerows(map(fields, batch))
         out.write(buffer.getvalue().encode())
         buffer.seek(0)
         buffer.truncate()
         count += len(batch)
-    if not count:
-        out.write(b"\n")
+    out.write(buffer.getvalue().encode())
     return count
 
 
