@@ -24,7 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
-LINK = re.compile(r"https?://[^\s\"'<>]+/login/[^\s\"'<>]+\?next=/item/[^\s\"'<>]+")
+LINK = re.compile(r"https?://[^\s\"'<>]+/(?:login|s)/[^\s\"'<>]+\?next=/item/[^\s\"'<>]+")
 
 pytestmark = [
     pytest.mark.browser,

@@ -141,14 +141,15 @@ def test_recipients_and_rendered_message(mini_store, tmp_path):
     assert row.address == "sun@example.org"
     assert row.subject == "【督办提醒】「所有扶贫项目全面开工」将于2020年9月15日（星期二）到期"
     assert "二（二）3" in row.body_text and "还有5个工作日（7天）" in row.body_text
-    assert "https://duban.example.gov.cn/login/" in row.body_text and "所有扶贫项目全面开工</a>" in row.body_html
+    assert "https://duban.example.gov.cn/s/" in row.body_text and "所有扶贫项目全面开工</b>" in row.body_html
+    assert "/login/" not in row.body_text + row.body_html  # a short link, not a long-lived login token
     assert len(sms.body_text) <= 70 and "所有扶贫项目全面开工" in sms.body_text
     params = json.loads(sms.data)["sms_params"]
     assert params["name"] == "孙副主任" and params["count"] == "1" and params["due"] == "9月15日"
 
 
 def test_the_personal_link_signs_in_that_person(mini_store, tmp_path):
-    from duban.links import read_token
+    from duban import shortlinks
 
     run(mini_store, tmp_path, "2020-09-08 09:00")
     with mini_store.connect() as connection:
@@ -157,11 +158,15 @@ def test_the_personal_link_signs_in_that_person(mini_store, tmp_path):
             NotificationRow.channel == "email")).all())
     for person, landing in (("sj-in-charge", "?next=/item/"), ("office-liaison", "?next=/all%3Ftask%3D")):
         body = bodies[person]
-        token = body.split("/login/")[1].split()[0].split("?")[0]
+        code = body.split("/s/")[1].split()[0].split("?")[0]
         # an owner's item link lands on the item; the office's roll-up line on the overview filtered to its task
-        assert "/login/" + token + landing in body
-        claims = read_token(secret="test-secret", token=token, now=at("2020-09-08 10:00"))
-        assert (claims.person_id, claims.plan_id) == (person, "mini-2020")
+        assert "/s/" + code + landing in body
+        with mini_store.connect() as connection:
+            link = shortlinks.resolve(connection, code, now=at("2020-09-08 10:00"))
+            # it lapses with the reminder, as the email says (链接14天内有效)
+            with pytest.raises(shortlinks.ShortLinkError):
+                shortlinks.resolve(connection, code, now=at("2020-09-22 09:00"))
+        assert (link.person_id, link.plan_id) == (person, "mini-2020")
 
 
 def test_escalation_text_names_level_and_overdue_days(holiday_store, tmp_path):

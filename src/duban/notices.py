@@ -574,8 +574,6 @@ def _summary(ctx: PlanContext, message: Message) -> str:
 
 def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = True) -> dict[str, Any]:
     """The notification row for a message: address, subject, bodies, SMS template parameters."""
-    from duban.links import make_token
-
     robot = message.person_id == ROBOT
     person = None if robot else ctx.directory.people[message.person_id]
     groups = [[line.key, line.level, [m.occurrence_id for m in line.members]] for line in message.lines]
@@ -591,10 +589,11 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
     shown = ROBOT_ITEMS_SHOWN if robot else ITEMS_SHOWN
     escalating = [item for item in message.items if item.stage.kind == "escalate"]
     reminding = [item for item in message.items if item.stage.kind == "remind"]
-    link = ""
-    if person is not None:
-        token = make_token(secret=ctx.secret, person_id=person.id, plan_id=ctx.plan_id, now=as_of)
-        link = f"{ctx.settings.base_url.rstrip('/')}/login/{token}"
+    # A person's links, in email as in SMS, are one short code (bound in write(), beside the notification) that
+    # lapses with the reminder (shortlinks.LOGIN_VALID_FOR, as the text says); item links add ?next=. A forwarded
+    # email leaks a code its person can revoke by signing out, never a long login token.
+    short_code = shortlinks.new_code() if person is not None else ""
+    link = shortlinks.url(ctx.settings.base_url, short_code) if short_code else ""
     escalations = [_item_view(ctx, item, as_of_day, link) for item in escalating[:shown]]
     room = shown if robot else max(shown - len(escalations), REMINDERS_SHOWN)
     reminders = [_item_view(ctx, item, as_of_day, link) for item in reminding[:room]]
@@ -625,8 +624,7 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
         body_html = env.get_template("email/notice.html").render(values)
         address = person.email
     elif message.channel == "sms":
-        short_code = shortlinks.new_code()  # bound to the person in write(), beside the notification
-        values["short_link"] = sms_params["link"] = shortlinks.url(ctx.settings.base_url, short_code)
+        values["short_link"] = link
         subject, body_text, body_html = "", env.get_template("sms/notice.txt").render(values).strip(), ""
         address = person.mobile
     else:
@@ -638,7 +636,7 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
     row = {"plan_id": ctx.plan_id, "key": _key(ctx, message, as_of), "person_id": message.person_id,
            "channel": message.channel, "address": address, "subject": subject, "body_text": body_text,
            "body_html": body_html, "data": data, "as_of": as_of, "created_at": as_of, "not_before": as_of}
-    return row | ({"short_code": short_code} if message.channel == "sms" else {})
+    return row | ({"short_code": short_code} if short_code else {})
 
 
 def preview(messages: Iterable[Message]) -> list[dict[str, Any]]:

@@ -182,8 +182,9 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         return response
 
     @app.get("/s/{code}")
-    def short_link(request: Request, code: str) -> Response:
-        """A short link from an SMS: signs its person in and lands on its page; guessers are refused a while."""
+    def short_link(request: Request, code: str, next: str = "") -> Response:
+        """A short link from an SMS or email: signs its person in and lands on its page (or on `next`, a path on
+        this site: an email's item buttons share one code); guessers are refused a while."""
         client = request.client.host if request.client else "?"
         moment = clock()
         if guard.blocked(client, moment):
@@ -196,7 +197,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             if error.status == 404:
                 guard.missed(client, moment)
             return refuse(error.status, "链接无法使用", str(error), current)
-        response = RedirectResponse(_safe_next(target), status_code=303)
+        response = RedirectResponse(_safe_next(next or target), status_code=303)
         response.set_cookie(sessions.COOKIE, cookie, max_age=int(sessions.LIFETIME.total_seconds()), path="/",
                             httponly=True, samesite="lax", secure=secure_cookie)
         return response
