@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, case, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, literal, select
 
 from duban.models import OccurrenceRow
 from duban.status import status_column
@@ -19,6 +19,9 @@ from duban.store import utc
 
 NOT_YET_DUE = ("upcoming", "due_soon")
 KEYS = ("task_id", "unit_id", "owner_id", "owner_kind")  # what `count` may group by
+# The sets behind the columns every aggregate view prints, in their order: a number links to exactly its set.
+SETS = {"due": "应办", "on_time": "按时办结", "late": "逾期办结", "waiting": "待销号", "verified": "已销号",
+        "overdue": "逾期未办", "missed": "未按期"}
 
 
 @dataclass(slots=True)
@@ -125,8 +128,7 @@ def count(
     occ = OccurrenceRow.__table__
     moment = utc(as_of)
     status = status_column(moment).label("status")
-    verified = case((and_(occ.c.verified_at.is_not(None), occ.c.verified_at <= literal(moment, occ.c.due.type)), 1),
-                    else_=0).label("verified")
+    verified = case((_verified_by(moment), 1), else_=0).label("verified")
     inner = select(*(occ.c[key] for key in by), occ.c.owner_id.label("owner"), occ.c.due.label("due"),
                    status, verified).where(occ.c.plan_id == plan_id, occ.c.archived.is_(False))
     if due_from is not None:
@@ -153,6 +155,27 @@ def count(
     for *key, distinct_owners in connection.execute(owners):
         result[tuple(key)].owners = distinct_owners
     return result
+
+
+def _verified_by(moment: datetime) -> ColumnElement[bool]:
+    occ = OccurrenceRow.__table__
+    return and_(occ.c.verified_at.is_not(None), occ.c.verified_at <= literal(moment, occ.c.due.type))
+
+
+def in_set(name: str, as_of: datetime) -> ColumnElement[bool]:
+    """SQL for the occurrences one column of `Counts` counts at `as_of` (a key of SETS): the list behind a number,
+    judged by the same expressions as `count`."""
+    moment = utc(as_of)
+    status = status_column(moment)
+    reported = status.in_(("done", "done_late"))
+    conditions: dict[str, ColumnElement[bool]] = {
+        "due": status.in_(("done", "done_late", "overdue", "missed")), "on_time": status == "done",
+        "late": status == "done_late", "overdue": status == "overdue", "missed": status == "missed",
+        "waiting": and_(reported, ~_verified_by(moment)), "verified": and_(reported, _verified_by(moment)),
+    }
+    if name not in conditions:
+        raise ValueError(f"counts: no set '{name}' (use {', '.join(SETS)})")
+    return conditions[name]
 
 
 def tally(items: Iterable[tuple[str, bool]]) -> Counts:
