@@ -178,8 +178,9 @@ def test_reject_sends_back_and_tells_the_reporter(mini_store, refused):
     assert (last["kind"], last["note"], last["data"]["reporter"]) == ("reject", "缺少开工照片", "sj-in-charge")
     with mini_store.connect() as connection:
         notes = connection.execute(select(NotificationRow.__table__)).all()
-    assert [(n.person_id, n.channel, n.address, n.state) for n in notes] == [
-        ("sj-in-charge", "email", "sun@example.org", "queued")]
+    assert [(n.person_id, n.channel, n.address, n.state) for n in notes] == [  # every channel the person has
+        ("sj-in-charge", "email", "sun@example.org", "queued"), ("sj-in-charge", "sms", "13800000005", "queued")]
+    assert len(notes[1].body_text) <= 70 and "缺少开工照片" in notes[1].body_text
     assert "缺少开工照片" in notes[0].body_text and "所有扶贫项目全面开工" in notes[0].subject
     again = do(mini_store, "report", "sj-in-charge", STARTED, "2020-09-16 12:00", value="100")
     assert again.late and row(mini_store, STARTED).report_count == 1

@@ -463,16 +463,16 @@ def verify(*, connection: Connection, actor: Actor, occurrence_id: str, now: dat
 
 
 def reject(*, connection: Connection, actor: Actor, occurrence_id: str, now: datetime, source: str,
-           reason: str) -> Outcome:
-    """退回: the office sends the report back with a reason; the item is open again and the reporter is told."""
+           reason: str, base_url: str = "") -> Outcome:
+    """退回: the office sends the report back with a reason; the item is open again and the reporter (and a
+    person owner) is told on every channel they have; `base_url` puts a short link to the item in the notices."""
     item = _check(connection, actor, occurrence_id, "reject", source)
     reason = _note(reason, required="请写明退回原因")
     reporter = item.reporter
     outcome = _act(connection, item, actor, "reject", "open", now, source, reason,
                    {"reporter": reporter, "count": item.report_count - 1}, **_unreport(item))
-    if reporter:
-        _tell_reporter(connection, item=item, actor=actor, reporter_id=reporter, reason=reason,
-                       event_id=outcome.event_id, now=now)
+    _tell_reporter(connection, item=item, actor=actor, reporter_id=reporter, reason=reason,
+                   event_id=outcome.event_id, now=now, base_url=base_url)
     return outcome
 
 
@@ -491,42 +491,16 @@ ACTIONS: dict[str, Callable[..., Outcome]] = {"ack": ack, "report": report, "und
 # --- telling the owner of a rejection ------------------------------------------------------------------------
 
 
-def rejection_notifications(
-    connection: Connection, *, item: Item, actor: Actor, reporter_id: str, reason: str, event_id: int, now: datetime,
-) -> list[dict[str, Any]]:
-    """The messages that tell a reporter their report was sent back: email if they have one, else SMS."""
-    person, task, plan = PersonRow.__table__, TaskRow.__table__, PlanRow.__table__
-    who = connection.execute(select(person).where(person.c.plan_id == item.plan_id,
-                                                  person.c.id == reporter_id)).first()
-    if who is None:
-        return []
-    title = connection.execute(select(task.c.title).where(task.c.plan_id == item.plan_id,
-                                                          task.c.id == item.task_id)).scalar() or item.task_id
-    plan_title = connection.execute(select(plan.c.title).where(plan.c.id == item.plan_id)).scalar() or item.plan_id
-    subject = f"【督办退回】{title}"
-    body = (f"{who.name}同志：\n您报告办结的“{title}”（编号 {item.id}）已被{actor.name}退回，"
-            f"原因：{reason}\n请补充后重新报告。\n——{plan_title}督办室")
-    channels = [("email", who.email)] if who.email else [("sms", who.mobile)] if who.mobile else []
-    stamp = utc(now)
-    return [{
-        "plan_id": item.plan_id, "key": f"reject:{item.plan_id}:{item.id}:{event_id}:{channel}",
-        "person_id": who.id, "channel": channel, "address": address, "subject": subject, "body_text": body,
-        "body_html": "", "data": json.dumps({"occurrence_id": item.id, "event_id": event_id, "kind": "reject"},
-                                            ensure_ascii=False),
-        "as_of": stamp, "created_at": stamp, "not_before": stamp,
-    } for channel, address in channels]
+def _tell_reporter(connection: Connection, *, item: Item, actor: Actor, reporter_id: str | None, reason: str,
+                   event_id: int, now: datetime, base_url: str) -> None:
+    """Put the return notices (email and SMS, to the reporter and a person owner) in the outbox, in the same
+    transaction: keyed by the return's event, so a return is told once."""
+    from duban import outbox, returnnotice
 
-
-def _tell_reporter(connection: Connection, **kwargs: Any) -> None:
-    """Put the rejection notice in the outbox, in the same transaction, when the outbox module is there."""
-    try:
-        from duban import outbox
-    except ImportError:
-        return  # no outbox yet: the 'reject' event (with data.reporter) is the record
-    enqueue = getattr(outbox, "enqueue", None)
-    notifications = rejection_notifications(connection, **kwargs)
-    if enqueue is not None and notifications:
-        enqueue(connection=connection, notifications=notifications)
+    outbox.enqueue(connection=connection, notifications=returnnotice.return_notifications(
+        connection, plan_id=item.plan_id, occurrence_id=item.id, task_id=item.task_id, owner_kind=item.owner_kind,
+        owner_id=item.owner_id, reporter_id=reporter_id, actor_name=actor.name, reason=reason, event_id=event_id,
+        now=now, base_url=base_url))
 
 
 # --- history ---------------------------------------------------------------------------------------------------
@@ -549,4 +523,3 @@ def history(connection: Connection, *, plan_id: str, occurrence_id: str) -> list
         "kind": r.kind, "kind_label": KIND_LABELS.get(r.kind, r.kind), "before": r.before, "after": r.after,
         "note": r.note, "data": json.loads(r.data or "{}"), "evidence": files.get(r.id, []),
     } for r in rows]
-

@@ -29,7 +29,7 @@ from duban.output import as_ics
 from duban.status import STATE_LABELS, STATES
 from duban.store import make_engine
 from duban.templating import environment
-from duban.web import accesslog, queries, sessions, uploads
+from duban.web import accesslog, queries, queue, sessions, uploads
 from duban.web.frontdoor import FrontDoor
 
 STATUS_OF = {"forbidden": 403, "not_found": 404, "conflict": 409, "invalid": 400}
@@ -215,6 +215,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             rows = queries.item_rows(connection, plan_id=visit.plan.id, clause=clause, as_of=moment,
                                      states=("open", "acked", "reported"))
             waiting = queries.count_reported(connection, visit.plan.id) if visit.actor.office else 0
+            queue.mark_returned(connection, visit.plan.id, rows)
         groups = queries.group_mine(rows)
         hidden = {key: 0 if more else max(0, len(rows) - MINE_LIMIT) for key, rows in groups.items()}
         counts = {key: len(rows) for key, rows in groups.items()}
@@ -227,12 +228,12 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
                       waiting=waiting, feed=feed, item_path=item_path, title="我的事项")
 
     @app.get("/item/{occurrence_id:path}", response_class=HTMLResponse)
-    def item_page(request: Request, occurrence_id: str, ok: str = "") -> HTMLResponse:
+    def item_page(request: Request, occurrence_id: str, ok: str = "", q: str = "", done: str = "") -> HTMLResponse:
         visit = visit_of(request)
-        return _item(visit, occurrence_id, done=ok)
+        return _item(visit, occurrence_id, done=ok, q=q, decided=queue.DECIDED.get(done, ""))
 
     def _item(visit: Visit, occurrence_id: str, done: str = "", error: str = "", status: int = 200,
-              form: dict[str, str] | None = None) -> HTMLResponse:
+              form: dict[str, str] | None = None, q: str = "", decided: str = "") -> HTMLResponse:
         moment = clock()
         with db.connect() as connection:
             try:
@@ -249,7 +250,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         return render("item.html", status, visit, item=item, row=row, facts=facts, events=events, can=can,
                       notice=notice, error=error, form=form or {}, accept=evidence.ACCEPT,
                       allowed_text=evidence.ALLOWED_TEXT, pictures=evidence.INLINE_TYPES[:-1],
-                      max_mb=settings.upload_max_mb, path=item_path(item.id),
+                      max_mb=settings.upload_max_mb, path=item_path(item.id), q=q, decided=decided,
                       state_names=actions.STATE_NAMES, source_names=actions.SOURCE_NAMES, title=facts["title"])
 
     def _only(occurrence_id: str) -> Any:
@@ -295,11 +296,13 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         code = getattr(refused, "code", "invalid")
         if code in ("not_found", "forbidden"):
             return refuse(STATUS_OF[code], "不能办理", str(refused), visit)
-        return _item(visit, occurrence_id, error=str(refused), status=STATUS_OF[code], form=form)
+        return _item(visit, occurrence_id, error=str(refused), status=STATUS_OF[code], form=form,
+                     q=form.get("q", ""))
 
     def _act(visit: Visit, action: str, occurrence_id: str, received: uploads.Received) -> Response:
         fields = received.fields
-        form = {key: fields.get(key, "") for key in ("note", "value", "reason")}
+        form = {key: fields.get(key, "") for key in ("note", "value", "reason", "q")}
+        following = _following(visit, occurrence_id, fields) if fields.get("back") == "queue" else None
         try:
             if received.problem:
                 raise evidence.EvidenceError(received.problem)
@@ -311,8 +314,19 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
                     _mark_replayed(connection, outcome.event_id)
         except (actions.ActionRefused, evidence.EvidenceError) as refused:
             return _refusal_page(visit, occurrence_id, refused, form)
-        target = "/queue" if fields.get("back") == "queue" else item_path(occurrence_id)
-        return RedirectResponse(f"{target}?ok={action}", status_code=303)
+        if fields.get("back") == "queue":  # decided from the queue: on to the next waiting item of the same filters
+            return RedirectResponse(queue.landing(following, _filters(fields), action), status_code=303)
+        return RedirectResponse(f"{item_path(occurrence_id)}?ok={action}", status_code=303)
+
+    def _filters(fields: dict[str, str]) -> queue.Filters:
+        try:
+            return queue.parse_query(fields.get("q", ""))
+        except queue.FilterError:
+            return queue.Filters()  # a mangled filter only loses the filter: the decision itself stands
+
+    def _following(visit: Visit, occurrence_id: str, fields: dict[str, str]) -> str | None:
+        with db.connect() as connection:
+            return queue.next_waiting(connection, plan_id=visit.plan.id, filters=_filters(fields), after=occurrence_id)
 
     def _mark_replayed(connection: Any, event_id: int) -> None:
         """A report made on replayed pages says so in its history (its time is the replayed one)."""
@@ -323,30 +337,14 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
             data=json.dumps(marked, ensure_ascii=False, sort_keys=True)))
 
     def _arguments(action: str, form: dict[str, str], uploaded: list[evidence.Upload]) -> dict[str, Any]:
-        if action in ("reject", "waive"):
+        if action == "reject":
+            return {"reason": form["reason"], "base_url": settings.base_url}
+        if action == "waive":
             return {"reason": form["reason"]}
         kwargs: dict[str, Any] = {"note": form["note"]}
         if action == "report":
             kwargs.update(value=form["value"], files=uploaded, store=files)
         return kwargs
-
-    @app.get("/queue", response_class=HTMLResponse)
-    def queue(request: Request, ok: str = "") -> HTMLResponse:
-        visit = visit_of(request)
-        if not visit.actor.office:
-            return refuse(403, "无权查看", "待审核队列只对督办室开放。", visit)
-        with db.connect() as connection:
-            rows = queries.item_rows(connection, plan_id=visit.plan.id, as_of=clock(), states=("reported",),
-                                     clause=actions.visible_branches(connection, visit.actor))
-            reporters = _reporters(connection, visit.plan.id, [r["id"] for r in rows])
-        rows.sort(key=lambda r: r["reported_at"])
-        return render("queue.html", visit=visit, rows=rows, reporters=reporters, item_path=item_path,
-                      notice=DONE_TEXT.get(ok, ""), title="待审核")
-
-    def _reporters(connection: Any, plan_id: str, ids: list[str]) -> dict[str, str]:
-        found = {i: actions.last_reporter(connection, plan_id=plan_id, occurrence_id=i) or "" for i in ids}
-        names = queries.person_names(connection, plan_id, [v for v in found.values() if v])
-        return {i: names.get(p, p) for i, p in found.items()}
 
     @app.get("/all", response_class=HTMLResponse)
     def overview(request: Request, unit: str = "", status: str = "", task: str = "") -> HTMLResponse:
@@ -362,6 +360,8 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         summary = queries.counts_by_unit(rows)
         chosen = [r for r in rows if (not unit or r["unit_id"] == unit) and (not task or r["task_id"] == task)
                   and (not status or r["status"] == status or (status == "waiting" and r["state"] == "reported"))]
+        with db.connect() as connection:
+            queue.mark_returned(connection, visit.plan.id, chosen[:ALL_LIMIT])
         statuses = [(s, STATE_LABELS[s]) for s in STATES] + [("waiting", "待销号")]
         return render("all.html", visit=visit, rows=chosen[:ALL_LIMIT], more=max(0, len(chosen) - ALL_LIMIT),
                       total=len(chosen), summary=summary, units=units, unit=unit, status=status, statuses=statuses,
@@ -448,5 +448,5 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
     from duban.web import casework  # 交办 and 延期 pages (issue 15)
 
     casework.install(app, casework.Pages(db, render, refuse, visit_of, check_csrf, clock, replay))
+    queue.install(app, casework.Pages(db, render, refuse, visit_of, check_csrf, clock, replay))  # 待审核 (issue 10)
     return app
-

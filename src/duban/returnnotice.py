@@ -1,0 +1,84 @@
+"""Telling owners that the office sent a report back (退回): one email and one SMS per person, on every channel
+their contact has, keyed by the return's event so a return is told once. The SMS fits one message (70
+characters) with a short link that signs the person in on the item's page."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from duban import shortlinks
+from duban.links import item_path
+from duban.models import PersonRow, PlanRow, TaskRow
+from duban.store import utc
+
+SMS_LIMIT = 70
+TITLE_MAX = 12
+
+
+def recipients(*, owner_kind: str, owner_id: str, reporter_id: str | None) -> list[str]:
+    """Who hears of a return: the reporter, and the owner too when the item is a person's own."""
+    people = [reporter_id] if reporter_id else []
+    if owner_kind == "person" and owner_id not in people:
+        people.append(owner_id)
+    return people
+
+
+def _cut(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: max(size - 1, 0)] + "…"
+
+
+def sms_text(*, name: str, title: str, reason: str, link: str) -> str:
+    """At most 70 characters: who, which item, why (as much as fits) and the link; the reason is cut first."""
+    head = f"{name}：「{_cut(title, TITLE_MAX)}」被督办室退回"
+    tail = f"，请补充后重报{link}" if link else "，请登录督办补充后重报"
+    room = SMS_LIMIT - len(head) - len(tail) - len("，原因：")
+    why = f"，原因：{_cut(reason.replace(chr(10), ' '), room)}" if room >= 4 else ""
+    text = f"{head}{why}{tail}"
+    if len(text) > SMS_LIMIT:  # a long base URL: the title goes before the link does
+        text = f"{name}：督办事项被退回，请补充后重报{link}"
+    return text
+
+
+def return_notifications(
+    connection: Connection, *, plan_id: str, occurrence_id: str, task_id: str, owner_kind: str, owner_id: str,
+    reporter_id: str | None, actor_name: str, reason: str, event_id: int, now: datetime, base_url: str = "",
+) -> list[dict[str, Any]]:
+    """Outbox rows for one return: email and SMS to each person told; short links bound when `base_url` is set."""
+    person, task, plan = PersonRow.__table__, TaskRow.__table__, PlanRow.__table__
+    told = recipients(owner_kind=owner_kind, owner_id=owner_id, reporter_id=reporter_id)
+    people = connection.execute(select(person).where(person.c.plan_id == plan_id, person.c.id.in_(told))).all()
+    title = connection.execute(select(task.c.title).where(task.c.plan_id == plan_id,
+                                                          task.c.id == task_id)).scalar() or task_id
+    plan_title = connection.execute(select(plan.c.title).where(plan.c.id == plan_id)).scalar() or plan_id
+    stamp = utc(now)
+    rows = []
+    for who in sorted(people, key=lambda p: told.index(p.id)):
+        for channel, address in (("email", who.email), ("sms", who.mobile)):
+            if not address:
+                continue
+            link = ""
+            if base_url:
+                code = shortlinks.create(connection, plan_id=plan_id, person_id=who.id, now=now,
+                                         target=item_path(occurrence_id))
+                link = shortlinks.url(base_url, code)
+            if channel == "email":
+                subject = f"【督办退回】{title}"
+                body = (f"{who.name}同志：\n您单位报告办结的“{title}”（编号 {occurrence_id}）已被{actor_name}退回，"
+                        f"原因：{reason}\n请补充后重新报告{'：' + link if link else '。'}\n——{plan_title}督办室")
+            else:
+                subject, body = "", sms_text(name=who.name, title=title, reason=reason, link=link)
+            rows.append({
+                "plan_id": plan_id, "key": f"reject:{plan_id}:{occurrence_id}:{event_id}:{who.id}:{channel}",
+                "person_id": who.id, "channel": channel, "address": address, "subject": subject,
+                "body_text": body, "body_html": "",
+                "data": json.dumps({"occurrence_id": occurrence_id, "event_id": event_id, "kind": "reject",
+                                    "link": link, "sms_params": {"name": who.name, "count": "1", "overdue": "0",
+                                                                 "first": title[:20], "due": "", "link": link}},
+                                   ensure_ascii=False),
+                "as_of": stamp, "created_at": stamp, "not_before": stamp,
+            })
+    return rows
