@@ -136,7 +136,7 @@ def test_sheets_and_bulletin_flows_write_into_var(mini_campaign, prefect_harness
     monkeypatch.setenv("DUBAN_VAR_DIR", str(tmp_path / "var"))
     sheets = call_flow("sheets", as_of="2020-10-29T09:00:00+08:00")
     names = sorted(Path(p).name for p in sheets["files"])
-    assert names == [f"status-{PLAN}-2020-10-29.{ext}" for ext in ("html", "md", "xlsx")]
+    assert names == [f"status-{PLAN}-2020-10-29{part}" for part in ("-detail.html", ".html", ".md", ".xlsx")]
     assert all(Path(p).parent == tmp_path / "var" / "sheets" for p in sheets["files"])
     bulletin = call_flow("bulletin", as_of="2020-11-01T08:00:00+08:00")
     assert bulletin["month"] == "2020-10" and bulletin["lines"][0] == f"bulletin {PLAN} 2020-10"

@@ -27,8 +27,9 @@ def sheet_dir(mini_campaign, tmp_path):
     return tmp_path
 
 
-def soup_of(folder, ext="html"):
-    return BeautifulSoup((folder / status_sheet_name(PLAN, AS_OF, ext)).read_text(encoding="utf-8"), "html.parser")
+def soup_of(folder, ext="html", part=""):
+    text = (folder / status_sheet_name(PLAN, AS_OF, ext, part)).read_text(encoding="utf-8")
+    return BeautifulSoup(text, "html.parser")
 
 
 def test_snapshot_states_days_levels(mini_campaign):
@@ -61,13 +62,13 @@ def test_time_is_a_parameter(mini_campaign):
 
 
 def test_html_lights_counts_and_rows(sheet_dir):
-    soup = soup_of(sheet_dir)
+    soup = soup_of(sheet_dir, part="detail")
     rows = soup.select("tr.item")
     assert Counter(r["data-status"] for r in rows) == {k: v for k, v in EXPECTED.items() if v}
     legend = {d["data-status"]: int(d.b.text) for d in soup.select(".lights .light[data-status]")}
     assert legend == EXPECTED
-    assert soup.title.text == "督办事项进展情况表（2020年10月29日（星期四））"
-    assert "截至 2020年10月29日（星期四） 09:00" in soup.select_one(".meta").text
+    assert soup.title.text == "督办事项进展情况表·明细（2020年10月29日（星期四））"
+    assert "截至 2020年10月29日（星期四） 09:00" in soup.select(".meta")[-1].text
     # every row's pill carries the colour of its state
     for row in rows:
         pill = row.select_one(".pill")
@@ -77,7 +78,7 @@ def test_html_lights_counts_and_rows(sheet_dir):
 
 
 def test_html_sections_order_most_pressing_first(sheet_dir):
-    soup = soup_of(sheet_dir)
+    soup = soup_of(sheet_dir, part="detail")
     sections = [s["data-section"] for s in soup.select("section.section")]
     assert sections == ["二（一）", "二（二）", "二（三）", "二（六）"]
     first = soup.select_one('section[data-section="二（一）"]')
@@ -93,17 +94,18 @@ def test_html_sections_order_most_pressing_first(sheet_dir):
 
 
 def test_html_units_worst_first_with_officials(sheet_dir):
-    soup = soup_of(sheet_dir)
+    soup = soup_of(sheet_dir, part="detail")
     units = soup.select("table.units tbody tr")
     assert [u["data-unit"] for u in units] == ["qinglong", "leaders", "office", "shuangjiang"]
-    qinglong = [td.get_text(strip=True) for td in units[0].select("td")]
-    assert qinglong[2:4] == ["1", "1"] and qinglong[8] == "29天"  # one overdue, one missed (送教上门)
-    assert qinglong[-1] == "分管：郑副主任；主要：吴书记"
-    assert units[3].select("td")[7].get_text(strip=True) == "100%"
+    qinglong = {td["data-k"]: td.get_text(strip=True) for td in units[0].select("td[data-k]")}
+    assert (qinglong["逾期"], qinglong["临近"], qinglong["最长逾期"]) == ("1", "1", "29天")
+    assert units[0].select("td")[-1].get_text(strip=True) == "分管：郑副主任；主要：吴书记"
+    cells = {td["data-k"]: td.get_text(strip=True) for td in units[3].select("td[data-k]")}
+    assert cells["按时办结率"] == "100%" and (cells["已报告未销号"], cells["已销号"]) == ("3", "1")
 
 
 def test_html_pictures_are_inline_svg(sheet_dir):
-    soup = soup_of(sheet_dir)
+    soup = soup_of(sheet_dir, part="detail")
     assert not soup.select("script")
     charts = soup.select("figure.progress svg")
     assert len(charts) == 1 + 4 + 4  # overall, per section, per unit
@@ -134,9 +136,20 @@ def test_xlsx_ledger(sheet_dir):
     wb = load_workbook(sheet_dir / status_sheet_name(PLAN, AS_OF, "xlsx"))
     assert wb.sheetnames == ["汇总", "二（一）", "二（二）", "二（三）", "二（六）"]
     summary = wb["汇总"]
-    assert summary.freeze_panes == "B3" and summary.auto_filter.ref == "A2:K6"
-    assert [summary.cell(r, 1).value for r in range(3, 7)] == ["青龙街道", "县委、县政府", "县扶贫办", "双江街道"]
-    assert summary["C3"].value == 1 and summary["C3"].fill.fgColor.rgb.endswith(PALETTE["red"][1])
+    assert summary.freeze_panes == "B3" and summary.auto_filter.ref == "A2:O7"
+    names = [summary.cell(r, 1).value for r in range(3, 8)]
+    assert names == ["青龙街道", "县委、县政府", "县扶贫办", "双江街道", "合计"]
+    header = [c.value for c in summary[2]]
+    assert header[2:9] == ["到期", "按时办结", "逾期办结", "已报告未销号", "已销号", "逾期未办", "未按期"]
+    qinglong = dict(zip(header, [c.value for c in summary[3]], strict=True))
+    assert qinglong["逾期未办"] == 1 and summary["H3"].fill.fgColor.rgb.endswith(PALETTE["red"][1])
+    # the totals row adds up the units, column by column, and tells 已销号 from 已报告未销号
+    totals = dict(zip(header, [c.value for c in summary[7]], strict=True))
+    for name in header[2:11]:
+        assert totals[name] == sum(summary.cell(r, header.index(name) + 1).value for r in range(3, 7)), name
+    assert [totals[k] for k in ("到期", "按时办结", "逾期办结", "逾期未办", "未按期")] == [17, 10, 3, 2, 2]
+    assert totals["已报告未销号"] + totals["已销号"] == 13 and totals["按时办结率"] == pytest.approx(10 / 17, abs=0.005)
+    assert summary["C7"].font.b and summary["L7"].number_format == "0%"
     ws = wb["二（一）"]
     assert ws.freeze_panes == "C3" and ws.auto_filter.ref == "A2:N10"
     header = [c.value for c in ws[2]][:7]
@@ -173,7 +186,7 @@ def test_templates_can_be_overridden(mini_campaign, tmp_path):
     write_status_sheet(engine=mini_campaign, plan_id=PLAN, as_of=AS_OF, out_dir=out, formats=["md", "html"],
                        templates_dir=tmp_path / "own")
     assert (out / status_sheet_name(PLAN, AS_OF, "md")).read_text(encoding="utf-8") == "本县自定：逾期2项"
-    soup = soup_of(out)
+    soup = soup_of(out, part="detail")
     assert soup.style.text.strip() == "body { background: #fffbe6; }"  # the own stylesheet replaced the shipped one
     assert len(soup.select("tr.item")) == 21  # the shipped status.html is still used
 
@@ -189,7 +202,8 @@ def test_cli_sheet(mini_campaign, tmp_path, monkeypatch):
     out = tmp_path / "sheets"
     result = CliRunner().invoke(app, ["sheet", "--as-of", "2020-10-29T09:00", "--out", str(out), "--format", "html,md"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == [f"status-{PLAN}-2020-10-29.html", f"status-{PLAN}-2020-10-29.md"]
+    assert sorted(p.name for p in out.iterdir()) == [f"status-{PLAN}-2020-10-29-detail.html",
+                                                     f"status-{PLAN}-2020-10-29.html", f"status-{PLAN}-2020-10-29.md"]
     bad = CliRunner().invoke(app, ["sheet", "--format", "pdf", "--out", str(out)])
     assert bad.exit_code == 1 and "unknown format 'pdf'" in bad.output and "Traceback" not in bad.output
 

@@ -86,6 +86,13 @@ class TaskInfo:
     evidence: str
     target: Target | None
     levels: tuple[EscalationLevel, ...]
+    origin: str = "catalog"  # catalog | assigned (交办) | problem (问题清单, issue 15)
+    source: str = ""  # a problem's 来源
+
+    @property
+    def is_problem(self) -> bool:
+        """Whether the task is a problem to rectify (问题整改)."""
+        return self.origin == "problem"
 
 
 @dataclass(slots=True)
@@ -216,7 +223,8 @@ def load_tasks(connection: Connection, plan: PlanInfo, units: dict[str, UnitInfo
         co_owners = "、".join(units[u].label if u in units else plan.catalog.owner_label(u)
                               for u in task.co_owners.split(";") if u)
         tasks[task.id] = TaskInfo(task.id, task.position, task.ref, task.section or task.ref, task.title, co_owners,
-                                  task.evidence, target, policy_from_json(task.policy).escalate)
+                                  task.evidence, target, policy_from_json(task.policy).escalate,
+                                  task.origin or "catalog", task.source or "")
     return tasks
 
 

@@ -20,9 +20,14 @@ def templates(override_dir: str | Path | None = None) -> Environment:
     return environment(override_dir or None)
 
 
+def render_context() -> dict[str, object]:
+    """What every sheet template is given besides its own data."""
+    return {"palette": PALETTE, "icons": ICONS}
+
+
 def render(env: Environment, name: str, **context: object) -> str:
     """One template with the palette and icons every sheet shares."""
-    return env.get_template(name).render(palette=PALETTE, icons=ICONS, **context)
+    return env.get_template(name).render(**render_context(), **context)
 
 
 def parse_formats(text: str | Iterable[str], allowed: Iterable[str] = FORMATS) -> list[str]:
@@ -33,6 +38,22 @@ def parse_formats(text: str | Iterable[str], allowed: Iterable[str] = FORMATS) -
     if unknown or not names:
         raise ValueError(f"--format: unknown format '{','.join(unknown) or text}' (use {', '.join(allowed)})")
     return list(dict.fromkeys(names))
+
+
+def stream_text(path: Path, pieces: Iterable[str]) -> Path:
+    """Write a rendered file piece by piece (a template's `generate()`), atomically, in constant memory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        buffer: list[str] = []
+        for piece in pieces:
+            buffer.append(piece)
+            if len(buffer) >= 512:
+                out.write("".join(buffer))
+                buffer.clear()
+        out.write("".join(buffer))
+    partial.replace(path)
+    return path
 
 
 def write_text(path: Path, text: str) -> Path:

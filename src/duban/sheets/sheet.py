@@ -28,14 +28,22 @@ class Tally:
     """How many items stand in each state."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    verified: int = 0  # of the reported (done, done late), accepted by the office: 已销号
 
     @classmethod
     def of(cls, items: Iterable[Item]) -> Tally:
-        """Count items per state."""
+        """Count items per state, and the reported ones verified."""
         counts = dict.fromkeys(URGENCY, 0)
+        verified = 0
         for item in items:
             counts[item.status] += 1
-        return cls(counts)
+            verified += item.verification == "已销号"
+        return cls(counts, verified)
+
+    @property
+    def waiting(self) -> int:
+        """Reported, not yet verified: 已报告未销号."""
+        return self.counts["done"] + self.counts["done_late"] - self.verified
 
     @property
     def total(self) -> int:

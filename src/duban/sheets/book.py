@@ -1,0 +1,267 @@
+"""A streaming XLSX writer for ledgers: rows go straight into the zip as XML, one sheet after another.
+
+openpyxl builds an object per cell and spends ~20 µs on each; a county's ledger has 1.4 million cells. This writer
+formats each row as text (strings inline, never formulas; numbers and dates typed; styles as cell formats made
+once per workbook), so memory does not grow with the rows and the time is the zip's. What it writes: column widths,
+frozen panes, a filter over the table, print titles, A4 landscape fit to width, gridlines printed.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from duban.xlsxsafe import formula_like
+
+EXCEL_EPOCH = date(1899, 12, 30)
+BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
+SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+CACHE_LIMIT = 200_000  # escaped texts kept for reuse (titles, units repeat; ids do not)
+NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+REL_NS = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How a cell looks: font, fill, alignment, number format. Made into a cell format once per workbook."""
+
+    ink: str = ""  # RRGGBB
+    fill: str = ""  # RRGGBB
+    bold: bool = False
+    size: float = 11
+    font: str = "Calibri"
+    wrap: bool = False
+    center: bool = False
+    number_format: str = ""  # "yyyy-mm-dd", "0%"
+    quote: bool = False  # text that would look like a formula when edited: kept text (quotePrefix)
+
+
+def sheet_name(name: str, taken: set[str]) -> str:
+    """A valid, unique Excel sheet name (31 characters, none of []:*?/\\)."""
+    base = SHEET_NAME_BAD.sub("-", name).strip("'")[:31].strip() or "Sheet"
+    candidate, n = base, 2
+    while candidate.lower() in {t.lower() for t in taken}:
+        suffix = f"-{n}"
+        candidate, n = base[: 31 - len(suffix)] + suffix, n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _escape(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return BAD_XML.sub("", text)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+class Book:
+    """One workbook being written to `path` (atomically: a .partial file renamed on `close`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = path.with_name(path.name + ".partial")
+        self.zip = zipfile.ZipFile(self.partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+        self.sheets: list[tuple[str, str]] = []  # (name, print title rows)
+        self.styles: dict[Style, int] = {Style(): 0}
+        self.texts: dict[str, str] = {}
+
+    def style(self, style: Style) -> int:
+        """The cell format number of a style."""
+        number = self.styles.get(style)
+        if number is None:
+            number = self.styles[style] = len(self.styles)
+        return number
+
+    def text(self, value: str) -> str:
+        """A string cell's body, escaped once per distinct text."""
+        body = self.texts.get(value)
+        if body is None:
+            space = ' xml:space="preserve"' if value != value.strip() else ""
+            body = f'" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
+            if len(self.texts) < CACHE_LIMIT:
+                self.texts[value] = body
+        return body
+
+    def sheet(self, name: str, title: str, columns: Sequence[tuple[str, int]], *, freeze: str = "A3",
+              title_style: Style, header_style: Style) -> Sheet:
+        """Start a sheet (the previous one must be finished): title row, header row, then `Sheet.row`."""
+        return Sheet(self, name, title, columns, freeze, title_style, header_style)
+
+    def close(self) -> Path:
+        """Write the workbook's parts and move the file into place."""
+        names = "".join(f'<sheet name="{_escape(name)}" sheetId="{n}" r:id="rId{n}"/>'
+                        for n, (name, _) in enumerate(self.sheets, start=1))
+        titles = "".join(
+            f'<definedName name="_xlnm.Print_Titles" localSheetId="{n}">\'{_escape(name)}\'!$1:$2</definedName>'
+            for n, (name, _) in enumerate(self.sheets))
+        self.zip.writestr("xl/workbook.xml", f"{HEAD}<workbook {NS} {REL_NS}><bookViews><workbookView/></bookViews>"
+                                             f"<sheets>{names}</sheets><definedNames>{titles}</definedNames></workbook>")
+        rels = "".join(f'<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                       f'relationships/worksheet" Target="worksheets/sheet{n}.xml"/>'
+                       for n in range(1, len(self.sheets) + 1))
+        styles_id = len(self.sheets) + 1
+        rels += (f'<Relationship Id="rId{styles_id}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                 'relationships/styles" Target="styles.xml"/>')
+        self.zip.writestr("xl/_rels/workbook.xml.rels", f"{HEAD}<Relationships xmlns=\"http://schemas.openxmlformats"
+                                                        f".org/package/2006/relationships\">{rels}</Relationships>")
+        self.zip.writestr("xl/styles.xml", self._styles_xml())
+        overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.'
+                            'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                            for n in range(1, len(self.sheets) + 1))
+        self.zip.writestr("[Content_Types].xml", (
+            f'{HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            'spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            f'spreadsheetml.styles+xml"/>{overrides}</Types>'))
+        self.zip.writestr("_rels/.rels", (
+            f'{HEAD}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+            'officeDocument" Target="xl/workbook.xml"/></Relationships>'))
+        self.zip.close()
+        self.partial.replace(self.path)
+        return self.path
+
+    def _styles_xml(self) -> str:
+        formats = {f: 164 + n for n, f in enumerate(dict.fromkeys(
+            s.number_format for s in self.styles if s.number_format and s.number_format != "0%"))}
+        formats_xml = "".join(f'<numFmt numFmtId="{i}" formatCode="{_escape(f)}"/>' for f, i in formats.items())
+        fonts = list(dict.fromkeys((s.font, s.size, s.bold, s.ink) for s in self.styles))
+        fills = list(dict.fromkeys(s.fill for s in self.styles if s.fill))
+        fonts_xml = "".join(_font(name, size, bold, ink) for name, size, bold, ink in fonts)
+        fills_xml = '<fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
+        fills_xml += "".join(f'<fill><patternFill patternType="solid"><fgColor rgb="FF{f}"/></patternFill></fill>'
+                             for f in fills)
+        xfs = []
+        for s in self.styles:  # in number order (insertion)
+            number = 9 if s.number_format == "0%" else formats.get(s.number_format, 0)
+            fill = fills.index(s.fill) + 2 if s.fill else 0
+            font = fonts.index((s.font, s.size, s.bold, s.ink))
+            xfs.append(_xf(number, font, fill, s))
+        return (f'{HEAD}<styleSheet {NS}><numFmts count="{len(formats)}">{formats_xml}</numFmts>'
+                f'<fonts count="{len(fonts)}">{fonts_xml}</fonts><fills count="{len(fills) + 2}">{fills_xml}</fills>'
+                '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+                '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+                f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
+                '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+
+
+class Sheet:
+    """One worksheet being streamed: `row` appends, `finish` closes it (the filter covers the rows written)."""
+
+    def __init__(self, book: Book, name: str, title: str, columns: Sequence[tuple[str, int]], freeze: str,
+                 title_style: Style, header_style: Style) -> None:
+        self.book, self.columns = book, len(columns)
+        book.sheets.append((name, "1:2"))
+        self.letters = [_column_letter(i) for i in range(1, len(columns) + 1)]
+        self.out = book.zip.open(f"xl/worksheets/sheet{len(book.sheets)}.xml", "w", force_zip64=True)
+        self.rows, self.buffer = 0, []
+        self.out.write(f"{HEAD}<worksheet {NS} {REL_NS}><sheetPr><pageSetUpPr fitToPage=\"1\"/></sheetPr>"
+                       f"<sheetViews><sheetView workbookViewId=\"0\">{_pane(freeze)}</sheetView></sheetViews>"
+                       "<sheetFormatPr defaultRowHeight=\"15\"/><cols>".encode())
+        self.out.write("".join(f'<col min="{i}" max="{i}" width="{width}" customWidth="1"/>'
+                               for i, (_, width) in enumerate(columns, start=1)).encode())
+        self.out.write(b"</cols><sheetData>")
+        self.row([(title, book.style(title_style))])
+        header = book.style(header_style)
+        self.row([(name, header) for name, _ in columns])
+
+    def row(self, cells: Iterable[Any]) -> None:
+        """Append a row: each cell a value (str, int, float, date, None) or (value, style number)."""
+        self.rows += 1
+        n = self.rows
+        parts = [f'<row r="{n}">']
+        for letter, cell in zip(self.letters, cells, strict=False):
+            value, style = cell if isinstance(cell, tuple) else (cell, 0)
+            if value is None or value == "":
+                if style:
+                    parts.append(f'<c r="{letter}{n}" s="{style}"/>')
+                continue
+            if isinstance(value, str):
+                if formula_like(value):
+                    style = self.book.style(_quoted(self.book, style))
+                parts.append(f'<c r="{letter}{n}" s="{style}{self.book.text(value)}')
+            elif isinstance(value, bool):
+                parts.append(f'<c r="{letter}{n}" s="{style}" t="b"><v>{int(value)}</v></c>')
+            elif isinstance(value, int | float):
+                parts.append(f'<c r="{letter}{n}" s="{style}"><v>{value!r}</v></c>')
+            elif isinstance(value, date):
+                day = value.date() if isinstance(value, datetime) else value
+                parts.append(f'<c r="{letter}{n}" s="{style}"><v>{(day - EXCEL_EPOCH).days}</v></c>')
+            else:
+                raise TypeError(f"xlsx cell {letter}{n}: cannot write a {type(value).__name__}")
+        parts.append("</row>")
+        self.buffer.append("".join(parts))
+        if len(self.buffer) >= 1000:
+            self.out.write("".join(self.buffer).encode())
+            self.buffer.clear()
+
+    def finish(self) -> None:
+        """Close the sheet: filter over the header and rows, print settings."""
+        self.out.write("".join(self.buffer).encode())
+        self.buffer.clear()
+        last = f"{self.letters[-1]}{max(self.rows, 2)}"
+        self.out.write(f'</sheetData><autoFilter ref="A2:{last}"/><printOptions gridLines="1"/>'
+                       '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+                       '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+                       "</worksheet>".encode())
+        self.out.close()
+
+
+def _font(name: str, size: float, bold: bool, ink: str) -> str:
+    color = f'<color rgb="FF{ink}"/>' if ink else ""
+    return f'<font>{"<b/>" if bold else ""}<sz val="{size:g}"/>{color}<name val="{_escape(name)}"/></font>'
+
+
+def _xf(number: int, font: int, fill: int, s: Style) -> str:
+    flags = ""
+    if number:
+        flags += ' applyNumberFormat="1"'
+    if font:
+        flags += ' applyFont="1"'
+    if fill:
+        flags += ' applyFill="1"'
+    if s.quote:
+        flags += ' quotePrefix="1"'
+    head = f'<xf numFmtId="{number}" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"{flags}'
+    if not (s.wrap or s.center):
+        return head + "/>"
+    horizontal = ' horizontal="center"' if s.center else ""
+    wrap = ' wrapText="1"' if s.wrap else ""
+    return f'{head} applyAlignment="1"><alignment{horizontal} vertical="top"{wrap}/></xf>'
+
+
+def _quoted(book: Book, number: int) -> Style:
+    style = next(s for s, n in book.styles.items() if n == number)
+    return Style(style.ink, style.fill, style.bold, style.size, style.font, style.wrap, style.center,
+                 style.number_format, quote=True)
+
+
+def _pane(freeze: str) -> str:
+    match = re.fullmatch(r"([A-Z]+)(\d+)", freeze)
+    if not match or freeze == "A1":
+        return ""
+    letters, row = match.groups()
+    columns = 0
+    for ch in letters:
+        columns = columns * 26 + ord(ch) - 64
+    x, y = columns - 1, int(row) - 1
+    pane = "bottomRight" if x and y else "bottomLeft" if y else "topRight"
+    split = (f' xSplit="{x}"' if x else "") + (f' ySplit="{y}"' if y else "")
+    return (f'<pane{split} topLeftCell="{freeze}" activePane="{pane}" state="frozen"/>'
+            f'<selection pane="{pane}"/>')

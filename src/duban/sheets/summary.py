@@ -1,0 +1,156 @@
+"""The status sheet's summary: headline figures, units, the twenty worst items and the change since the previous sheet.
+
+Counts are `duban.counts.Counts` (the same rule as the roll-ups, the bulletin and the overview): the current ones
+tallied over the snapshot's items, the previous ones counted by the store at the previous sheet's moment, so the
+change never depends on an old file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import Engine
+
+from duban.counts import Counts, count, tally
+from duban.sheets.data import Item, PlanInfo, Snapshot, UnitInfo
+
+SHEET_RUN_AT = time(7, 30)  # the daily `sheets` flow's time (prefect.yaml): the previous sheet was made then
+WORST = 20  # items listed by name in the summary
+UNIT_ROWS = 24  # units listed by name; the rest share one row so the summary stays on two A4 pages
+OPEN = ("overdue", "missed")
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One headline figure with its change since the previous sheet."""
+
+    key: str
+    label: str
+    value: int
+    before: int
+    light: str = ""
+
+    @property
+    def change(self) -> str:
+        """+3, −2, or '' when unchanged."""
+        diff = self.value - self.before
+        return "" if diff == 0 else f"+{diff}" if diff > 0 else f"−{-diff}"
+
+
+@dataclass(slots=True)
+class UnitLine:
+    """One row of the summary's unit table: a unit, the rest of the units together, or the total."""
+
+    label: str
+    kind: str
+    counts: Counts
+    before: Counts
+    worst_days: int = 0
+    unit: UnitInfo | None = None
+    members: int = 1  # units counted in the row
+
+    @property
+    def open_change(self) -> int:
+        """Change in overdue and missed items since the previous sheet."""
+        return self.counts.open - self.before.open
+
+    @property
+    def open_change_text(self) -> str:
+        """+3, −2 or ''."""
+        diff = self.open_change
+        return "" if diff == 0 else f"+{diff}" if diff > 0 else f"−{-diff}"
+
+    @property
+    def newly_reported(self) -> int:
+        """Reports (on time or late) added since the previous sheet."""
+        return self.counts.reported - self.before.reported
+
+
+@dataclass(slots=True)
+class Summary:
+    """What the first one or two pages of the status sheet say."""
+
+    plan: PlanInfo
+    as_of: datetime
+    since: datetime
+    counts: Counts
+    before: Counts
+    units: list[UnitLine]
+    rest: UnitLine | None
+    total: UnitLine
+    worst: list[Item]
+    open_total: int  # overdue and missed items in all (the worst list names the first WORST)
+
+    @property
+    def figures(self) -> list[Figure]:
+        """The headline: due, on time, late, waiting for 销号, 销号, overdue, missed, due soon."""
+        now, then = self.counts, self.before
+        return [
+            Figure("due", "到期事项", now.due, then.due),
+            Figure("done", "按时办结", now.done, then.done, "green"),
+            Figure("done_late", "逾期办结", now.done_late, then.done_late, "blue"),
+            Figure("waiting", "已报告未销号", now.waiting, then.waiting),
+            Figure("verified", "已销号", now.verified, then.verified),
+            Figure("overdue", "逾期未办", now.overdue, then.overdue, "red"),
+            Figure("missed", "未按期", now.missed, then.missed, "purple"),
+            Figure("due_soon", "临近截止", now.due_soon, then.due_soon, "yellow"),
+        ]
+
+    @property
+    def rate_change(self) -> str:
+        """The on-time rate's change in points, or ''."""
+        if self.counts.rate_percent is None or self.before.rate_percent is None:
+            return ""
+        diff = self.counts.rate_percent - self.before.rate_percent
+        return "" if diff == 0 else f"+{diff}" if diff > 0 else f"−{-diff}"
+
+
+def worst_key(item: Item) -> tuple:
+    """Highest escalation level first, then longest overdue, then the earliest deadline."""
+    return (-item.level, -item.days, item.due, item.task.position, item.id)
+
+
+def build_summary(snapshot: Snapshot, since: datetime, before: dict[str, Counts]) -> Summary:
+    """The summary of a snapshot; `before` holds each unit's counts at `since` (from `duban.counts.count`)."""
+    per_unit: dict[str, list[tuple[str, bool]]] = {unit_id: [] for unit_id in snapshot.units}
+    worst_days: dict[str, int] = dict.fromkeys(snapshot.units, 0)
+    open_items: list[Item] = []
+    for item in snapshot.items:
+        per_unit[item.unit.id].append((item.status, item.verification == "已销号"))
+        if item.status in OPEN:
+            open_items.append(item)
+            if item.days > worst_days[item.unit.id]:
+                worst_days[item.unit.id] = item.days
+    lines = [UnitLine(unit.label, unit.kind_label, tally(per_unit[unit.id]), before.get(unit.id) or Counts(),
+                      worst_days[unit.id], unit)
+             for unit in snapshot.units.values() if per_unit[unit.id] or unit.id in before]
+    order = {unit_id: index for index, unit_id in enumerate(snapshot.units)}
+    lines.sort(key=lambda line: (-line.counts.open, -line.worst_days, -line.counts.waiting,
+                                 order[line.unit.id] if line.unit else 0))
+    shown, rest = lines[:UNIT_ROWS], lines[UNIT_ROWS:]
+    rest_line = _together(f"其余{len(rest)}个单位", rest) if rest else None
+    total = _together("合计", lines)
+    open_items.sort(key=worst_key)
+    return Summary(snapshot.plan, snapshot.as_of, since, total.counts, total.before, shown, rest_line, total,
+                   open_items[:WORST], len(open_items))
+
+
+def _together(label: str, lines: list[UnitLine]) -> UnitLine:
+    now, then = Counts(), Counts()
+    for line in lines:
+        now.add(line.counts)
+        then.add(line.before)
+    return UnitLine(label, "", now, then, max((line.worst_days for line in lines), default=0), None, len(lines))
+
+
+def previous_sheet_moment(plan: PlanInfo, as_of: datetime) -> datetime:
+    """When the previous sheet was made: the morning run of the workday before `as_of`'s day (plan-local)."""
+    day = plan.calendar.workday_before(as_of.astimezone(plan.tz).date(), 1)
+    return datetime.combine(day, SHEET_RUN_AT, plan.tz)
+
+
+def counts_then(engine: Engine, plan_id: str, moment: datetime) -> dict[str, Counts]:
+    """Each unit's counts at an earlier moment, judged by the store (one GROUP BY)."""
+    with engine.connect() as connection:
+        return {key[0]: counts for key, counts in count(connection, plan_id=plan_id, as_of=moment).items()}

@@ -1,0 +1,84 @@
+"""The status sheet's summary page: headline figures, units with totals that add up, the worst items, the change
+since the previous sheet (judged from the store), and 已销号 told apart from 已报告未销号."""
+
+from bs4 import BeautifulSoup
+
+from duban.counts import count, total
+from duban.sheets import status_sheet_name, write_status_sheet
+from duban.sheets.data import load_snapshot
+from duban.sheets.summary import previous_sheet_moment
+from tests.conftest import at
+
+PLAN = "mini-2020"
+AS_OF = at("2020-10-29 09:00")
+
+
+def summary_of(folder):
+    return BeautifulSoup((folder / status_sheet_name(PLAN, AS_OF, "html")).read_text(encoding="utf-8"), "html.parser")
+
+
+def figures(soup):
+    return {d["data-k"]: (d.b.text, d.i.text if d.i else "") for d in soup.select(".figures .figure")}
+
+
+def test_previous_sheet_is_the_workday_before(mini_campaign):
+    plan = load_snapshot(mini_campaign, PLAN, AS_OF).plan
+    assert previous_sheet_moment(plan, AS_OF).isoformat() == "2020-10-28T07:30:00+08:00"
+    # a Monday looks back to Friday; the day after the National Day holiday to the last workday before it
+    assert previous_sheet_moment(plan, at("2020-11-02 09:00")).date().isoformat() == "2020-10-30"
+    assert previous_sheet_moment(plan, at("2020-10-09 09:00")).date().isoformat() == "2020-09-30"
+
+
+def test_summary_figures_agree_with_counts(mini_campaign, tmp_path):
+    write_status_sheet(engine=mini_campaign, plan_id=PLAN, as_of=AS_OF, out_dir=tmp_path, formats=["html"])
+    soup = summary_of(tmp_path)
+    with mini_campaign.connect() as connection:
+        now = total(count(connection, plan_id=PLAN, as_of=AS_OF).values())
+    shown = figures(soup)
+    assert {k: int(v) for k, (v, _) in shown.items() if k != "rate"} == {
+        "due": now.due, "done": now.done, "done_late": now.done_late, "waiting": now.waiting,
+        "verified": now.verified, "overdue": now.overdue, "missed": now.missed, "due_soon": now.due_soon}
+    assert (now.due, now.done, now.done_late, now.overdue, now.missed) == (17, 10, 3, 2, 2)
+    assert now.verified + now.waiting == 13 and now.verified >= 1 and now.waiting >= 1  # told apart
+    assert shown["rate"][0] == "59%"
+    note = soup.select_one("p.note").text
+    assert f"已销号{now.verified}项、已报告未销号{now.waiting}项" in note
+
+
+def test_summary_change_since_is_judged_from_the_store(mini_campaign, tmp_path):
+    since = at("2020-10-20 09:00")
+    write_status_sheet(engine=mini_campaign, plan_id=PLAN, as_of=AS_OF, out_dir=tmp_path, formats=["html", "md"],
+                       since=since)
+    with mini_campaign.connect() as connection:
+        now = total(count(connection, plan_id=PLAN, as_of=AS_OF).values())
+        then = total(count(connection, plan_id=PLAN, as_of=since).values())
+    assert (now.overdue, now.done_late) != (then.overdue, then.done_late)  # two late reports came in between
+    soup = summary_of(tmp_path)
+    shown = figures(soup)
+    for key in ("due", "done", "done_late", "overdue", "missed", "due_soon"):
+        diff = getattr(now, key) - getattr(then, key)
+        assert shown[key][1] == ("" if diff == 0 else f"+{diff}" if diff > 0 else f"−{-diff}"), key
+    assert "2020年10月20日（星期二） 09:00" in soup.select_one(".meta").text
+    md = (tmp_path / status_sheet_name(PLAN, AS_OF, "md")).read_text(encoding="utf-8")
+    assert f"逾期办结+{now.done_late - then.done_late}" in md and f"逾期未办−{then.overdue - now.overdue}" in md
+    assert f"已销号{now.verified}项，已报告未销号{now.waiting}项" in md
+
+
+def test_summary_units_add_up_and_worst_items_lead(mini_campaign, tmp_path):
+    write_status_sheet(engine=mini_campaign, plan_id=PLAN, as_of=AS_OF, out_dir=tmp_path, formats=["html"])
+    soup = summary_of(tmp_path)
+    rows = soup.select("table.units tbody tr")
+    assert rows[-1]["data-unit"] == "合计" and rows[0]["data-unit"] == "qinglong"
+
+    def cells(row):
+        return {td["data-k"]: td.get_text(strip=True) for td in row.select("td[data-k]")}
+
+    units, totals = [cells(r) for r in rows[:-1]], cells(rows[-1])
+    for key in ("到期", "按时办结", "逾期办结", "已报告未销号", "已销号", "逾期未办", "未按期"):
+        assert int(totals[key]) == sum(int(u[key]) for u in units), key
+    worst = soup.select("table.worst tbody tr")
+    assert [w["data-status"] for w in worst] == ["overdue", "overdue", "missed", "missed"]
+    assert worst[0]["data-id"] == "visits/ql-cadre-1/2020-09-01"  # 三级 escalated, 29 days: first
+    assert "三级（县扶贫办）" in worst[0].get_text() and "冯干部（青龙街道）" in worst[0].get_text()
+    assert soup.select_one(f'a[href="{status_sheet_name(PLAN, AS_OF, "html", "detail")}"]') is not None
+    assert not soup.select("tr.item")  # the ledger is on the detail page, not here
