@@ -60,7 +60,7 @@ def test_remind_dry_run_writes_nothing_then_escalate_and_dispatch(prefect_harnes
     duban("sync")
     dry = duban("run", "remind", "--as-of", "2020-09-15T09:00", "--dry-run")
     assert "would queue: 8 notification(s)" in dry and not smtp_sink.messages
-    assert "the outbox is empty" in runner.invoke(app, ["outbox"]).output
+    assert "发件箱里没有消息" in runner.invoke(app, ["outbox"]).output  # (the outbox is empty)
     duban("run", "escalate", "--as-of", "2020-09-16T09:00")
     assert not smtp_sink.messages  # queued, not sent
     sent = duban("run", "dispatch", "--as-of", "2020-09-16T09:00")

@@ -123,33 +123,41 @@ app.add_typer(outbox_app, name="outbox")
 @friendly
 def outbox(
     ctx: typer.Context,
-    state: Annotated[str | None, typer.Option("--state", help="queued, sending, sent, failed or given_up")] = None,
-    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    state: Annotated[str | None, typer.Option(
+        "--state", help="queued, sending, sent, failed or given_up (or 待发送, 已发送, ...)")] = None,
+    person: Annotated[str | None, typer.Option("--person", help="only this person's messages: id or name")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    header: Annotated[str, typer.Option("--header", help="CSV headers: zh (for people) or en (ids, for programs)")]
+    = "zh",
     limit: Annotated[int, typer.Option("--limit", help="at most this many rows, newest first")] = 200,
     plan: PlanOpt = None,
 ) -> None:
     """The outbox: what was queued and sent, what failed and why."""
     if ctx.invoked_subcommand is not None:
         return
-    from duban import outbox as box
+    from duban import outboxview as view
     from duban import output
+    from duban.owners import person_id
     from duban.store import require_tables
 
-    if format not in ("table", "json"):
-        raise ValueError(f"--format: '{format}' (use table or json)")
+    if format not in ("table", "json", "csv"):
+        raise ValueError(f"--format: '{format}' (use table, json or csv)")
+    output.check_header(header)
+    state = view.check_state(state)
     store = engine()
     require_tables(store)
-    rows = box.rows(engine=store, state=state, plan_id=plan, limit=limit)
+    who = person_id(store, plan, person) if person else None
+    rows = view.rows(store, state=state, plan_id=plan, person_id=who, limit=limit)
     if format == "json":
-        emit(output.as_json([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
-                             for r in rows]))
-        return
-    columns = [("id", "编号"), ("state", "状态"), ("channel", "渠道"), ("person_id", "收件人"), ("address", "地址"),
-               ("attempts", "次数"), ("subject", "主题"), ("last_error", "错误")]
-    emit(output.table([{**r, "subject": (r["subject"] or "")[:30], "last_error": (r["last_error"] or "")[:40]}
-                       for r in rows], columns))
-    counts = box.counts(engine=store)
-    typer.echo("  ".join(f"{s} {counts[s]}" for s in box.STATES if counts.get(s)) or "the outbox is empty", err=True)
+        emit(output.as_json([view.for_programs(r) for r in rows]))
+    elif format == "csv" and header == "en":
+        emit(output.as_csv([view.for_programs(r) for r in rows], header="en"))
+    elif format == "csv":
+        emit(output.as_csv([{**view.for_people(r), "subject": r["subject"], "last_error": r["last_error"]}
+                            for r in rows], view.COLUMNS))
+    else:
+        emit(output.table([view.for_people(r) for r in rows], view.COLUMNS))
+    typer.echo(view.summary(store, plan_id=plan, person_id=who), err=True)
 
 
 @outbox_app.command("requeue")
@@ -158,7 +166,7 @@ def requeue(
     state: Annotated[list[str] | None, typer.Option(
         "--state", metavar="STATE", help="given_up or failed (repeatable)")] = None,
     ids: Annotated[list[int] | None, typer.Option("--id", metavar="N", help="a notification id (repeatable)")] = None,
-    person: Annotated[str | None, typer.Option("--person", help="only this person's rows (person id)")] = None,
+    person: Annotated[str | None, typer.Option("--person", help="only this person's rows: id or name")] = None,
     channel: Annotated[str | None, typer.Option("--channel", help="only this channel: email, sms, ...")] = None,
     plan: PlanOpt = None,
     as_of: AsOfOpt = None,
@@ -173,6 +181,10 @@ def requeue(
         moment = now() if as_of is None else parse_moment(as_of, _plan_zone(store, plan))
     except MomentError as error:
         raise MomentError(f"--as-of: {error}") from None
+    if person:
+        from duban.owners import person_id
+
+        person = person_id(store, plan, person)
     moved = box.requeue(engine=store, now=moment, states=state or None, ids=ids or None, person_id=person,
                         plan_id=plan, channel=channel)
     total = sum(moved.values())
