@@ -11,7 +11,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from duban.notify.email import build_message
+from duban.notify.email import message_bytes
 from duban.outbox import Outgoing, SendError
 from duban.private import FILE_MODE, append_private, private_dir
 
@@ -40,7 +40,7 @@ class MaildirSender:
         if self._box is None:
             self.open()
         try:
-            key = self._box.add(build_message(row, sender=self.sender, now=now).as_bytes())  # bytes: serialized once
+            key = self._box.add(message_bytes(row, sender=self.sender, now=now))
             os.chmod(self.path / "new" / key, FILE_MODE)  # mailbox writes 0666 less the umask; bytes land in new/
         except OSError as error:
             raise SendError(f"cannot write to Maildir {self.path}: {error}") from None

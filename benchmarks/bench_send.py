@@ -1,0 +1,264 @@
+"""Sending speed: duban's dispatch next to a plain smtplib client, the same messages, the same loopback server.
+
+    python benchmarks/bench_send.py                      # 5,000 emails, SQLite
+    python benchmarks/bench_send.py --postgres postgresql://postgres@127.0.0.1:5432/test
+    python benchmarks/bench_send.py --rounds 3 --pools 1,2,4
+    python benchmarks/bench_send.py --profile            # cProfile of one in-process dispatch (top 25)
+
+The messages are real: the shipped plan (tasks_catalog.yaml, examples/contacts.csv) is synced and its reminders
+and escalations of 2020-10-28 09:00 rendered by the shipped templates; their emails are copied (each with its own
+key and address) into N outbox rows. The SMTP server is aiosmtpd in its own process (in ours it would share our
+GIL), answering 250 at once and counting what it took by each message's X-Duban-Key, so every run is checked:
+each row sent exactly once, none lost.
+
+Runs, interleaved in rounds so that ratios compare runs made moments apart:
+  smtplib       one connection, `sendmail` of the exact bytes duban sends (built beforehand, not timed)
+  duban core    `outbox.dispatch` in this process (claim, build, send, mark), SMTP pool of 1, 2, 4, ... connections
+  duban CLI     `duban run dispatch` as a process (imports, Prefect, the flow), the default pool
+  empty         `outbox.dispatch` and `duban run dispatch` on an outbox with nothing due
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scale import bench_store
+from sqlalchemy import delete, select
+
+from duban import outbox, runs
+from duban.catalog import load_catalog
+from duban.config import ROOT, Settings
+from duban.directory import load_people
+from duban.models import NotificationRow
+from duban.notices import write
+from duban.notify.email import SmtpSender, message_bytes
+from duban.sync import sync
+
+TZ = ZoneInfo("Asia/Shanghai")
+AS_OF = datetime(2020, 10, 28, 9, tzinfo=TZ)
+SENDER = "duban@example.org"
+
+# A sink that answers at once and counts each message's key; "report" on stdin prints the counts and starts over.
+SINK = r"""
+import json, sys
+from collections import Counter
+from aiosmtpd.controller import Controller
+
+class Counting:
+    def __init__(self):
+        self.keys = Counter()
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.original_content or envelope.content
+        start = data.find(b"X-Duban-Key: ") + 13
+        self.keys[data[start:data.find(b"\r\n", start)].decode()] += 1
+        return "250 OK"
+
+handler = Counting()
+controller = Controller(handler, hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+for line in sys.stdin:
+    keys, handler.keys = handler.keys, Counter()
+    print(json.dumps(keys), flush=True)
+controller.stop()
+"""
+
+
+class Sink:
+    """The loopback SMTP server process."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen([sys.executable, "-c", SINK, str(self.port)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout.readline().strip() == "ready"
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?from={SENDER}"
+
+    def taken(self) -> Counter:
+        """What the server accepted since the last call, by key."""
+        self.process.stdin.write("report\n")
+        self.process.stdin.flush()
+        return Counter(json.loads(self.process.stdout.readline()))
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def shipped_emails(folder: Path) -> list[dict]:
+    """The emails of the shipped plan's 2020-10-28 run, rendered by the shipped templates."""
+    settings = Settings(database_url=f"sqlite:///{folder / 'render.sqlite'}", var_dir=str(folder / "var"),
+                        secret="bench")
+    engine = runs.open_store(settings)
+    catalog_path = ROOT / "tasks_catalog.yaml"
+    catalog = load_catalog(catalog_path)
+    people = load_people(ROOT / "examples" / "contacts.csv", catalog)
+    sync(engine=engine, catalog=catalog, catalog_text=catalog_path.read_text(encoding="utf-8"), people=people,
+         now=datetime(2020, 9, 1, tzinfo=UTC))
+    ctx = runs.context(engine, settings, catalog.plan.id)
+    for chunk in runs.plan_notices(engine, ctx, AS_OF, ("remind", "escalate")):
+        write(engine=engine, ctx=ctx, chunk=chunk, as_of=AS_OF)
+    c = NotificationRow.__table__.c
+    with engine.connect() as connection:
+        found = connection.execute(select(c.plan_id, c.person_id, c.subject, c.body_text, c.body_html, c.data)
+                                   .where(c.channel == "email").order_by(c.id)).all()
+    engine.dispose()
+    return [dict(r._mapping) for r in found]
+
+
+def notifications(emails: list[dict], count: int) -> list[dict]:
+    """`count` outbox rows cycling through the rendered emails, each with its own key and address."""
+    return [{**emails[n % len(emails)], "key": f"bench-{n}", "channel": "email", "address": f"p{n}@example.org",
+             "as_of": AS_OF} for n in range(count)]
+
+
+def refill(engine, notes: list[dict]) -> None:
+    with engine.begin() as connection:
+        connection.execute(delete(NotificationRow.__table__))
+        outbox.enqueue(connection=connection, notifications=notes)
+
+
+def check(label: str, taken: Counter, expected: int, engine) -> None:
+    c = NotificationRow.__table__.c
+    with engine.connect() as connection:
+        states = Counter(connection.execute(select(c.state)).scalars())
+    duplicated = sum(n - 1 for n in taken.values() if n > 1)
+    if len(taken) != expected or duplicated or states != {"sent": expected}:
+        raise SystemExit(f"{label}: server took {len(taken)} of {expected} ({duplicated} twice), outbox {states}")
+
+
+def smtplib_run(sink: Sink, messages: list[tuple[str, bytes]]) -> float:
+    """One connection, the prepared bytes; seconds."""
+    start = time.perf_counter()
+    client = smtplib.SMTP("127.0.0.1", sink.port)
+    client.ehlo()
+    for address, data in messages:
+        client.sendmail(SENDER, [address], data)
+    client.quit()
+    return time.perf_counter() - start
+
+
+def core_run(engine, sink: Sink, connections: int, profile: bool = False) -> float:
+    sender = SmtpSender.from_url(f"{sink.url}&connections={connections}")
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    outbox.dispatch(engine=engine, senders={"email": sender}, as_of=AS_OF, now=lambda: datetime.now(UTC))
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return time.perf_counter() - start
+
+
+def cli_run(url: str, sink: Sink, folder: Path) -> tuple[float, str]:
+    env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_SMTP_URL": sink.url, "DUBAN_VAR_DIR": str(folder / "var"),
+           "DUBAN_CONFIG": str(folder / "none.toml"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "duban", "run", "dispatch", "--as-of", AS_OF.isoformat()],
+                          env=env, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"duban run dispatch failed: {done.stderr[-2000:]}")
+    return elapsed, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=5000, help="emails per run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pools", default="1,2,4", help="SMTP pool sizes for the in-process dispatch")
+    parser.add_argument("--postgres", help="a PostgreSQL URL instead of SQLite")
+    parser.add_argument("--no-cli", action="store_true", help="skip `duban run dispatch` (Prefect)")
+    parser.add_argument("--profile", action="store_true", help="profile one in-process dispatch and stop")
+    options = parser.parse_args()
+    pools = [int(p) for p in options.pools.split(",")]
+    before = load()
+    folder = Path(tempfile.mkdtemp(prefix="duban-bench-send-"))
+    emails = shipped_emails(folder)
+    notes = notifications(emails, options.n)
+    url = bench_store(folder, options.postgres, "bench_send")
+    engine = runs.open_store(Settings(database_url=url, var_dir=str(folder / "var"), secret="bench"))
+    sink = Sink()
+    now = datetime.now(UTC)
+    size = statistics.mean(len(message_bytes(outbox.Outgoing(0, n["key"], "p", "x", "email", n["address"],
+                                                             n["subject"], n["body_text"], n["body_html"],
+                                                             json.loads(n["data"] or "{}"), 0), sender=SENDER, now=now))
+                           for n in notes[:len(emails)])
+    print(f"{options.n:,} emails ({len(emails)} rendered by the shipped templates, {size / 1000:.1f} KB on the wire "
+          f"on average), store {'PostgreSQL' if options.postgres else 'SQLite'}, load {before:.2f}")
+    if options.profile:
+        refill(engine, notes)
+        core_run(engine, sink, pools[-1], profile=True)
+        sink.stop()
+        return
+    refill(engine, notes)
+    claimed = outbox.claim(engine=engine, as_of=AS_OF, now=now, limit=options.n)
+    messages = [(row.address, message_bytes(row, sender=SENDER, now=now)) for row in claimed]
+    timings: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}
+    for _round in range(options.rounds):
+        base = options.n / smtplib_run(sink, messages)
+        timings.setdefault("smtplib, 1 connection", []).append(base)
+        if len(sink.taken()) != options.n:
+            raise SystemExit("smtplib: the server did not take every message")
+        runs_this_round = [(f"duban core, pool {p}", lambda p=p: core_run(engine, sink, p)) for p in pools]
+        if not options.no_cli:
+            runs_this_round.append(("duban CLI (run dispatch)", lambda: cli_run(url, sink, folder)[0]))
+        for label, run in runs_this_round:
+            refill(engine, notes)
+            rate = options.n / run()
+            check(label, sink.taken(), options.n, engine)
+            timings.setdefault(label, []).append(rate)
+            ratios.setdefault(label, []).append(rate / base)
+    empty_core = []
+    for _ in range(5):
+        start = time.perf_counter()
+        outbox.dispatch(engine=engine, senders={"email": SmtpSender.from_url(sink.url)}, as_of=AS_OF,
+                        now=lambda: datetime.now(UTC))
+        empty_core.append(time.perf_counter() - start)
+    empty_cli = [] if options.no_cli else [cli_run(url, sink, folder) for _ in range(3)]
+    after = load()
+    sink.stop()
+    print("\n| run | emails/s | ratio to smtplib |\n| --- | ---: | ---: |")
+    for label, rates in timings.items():
+        shown = f"{min(rates):,.0f}-{max(rates):,.0f}" if len(rates) > 1 else f"{rates[0]:,.0f}"
+        ratio = ratios.get(label)
+        ratio_text = (f"{min(ratio):.2f}-{max(ratio):.2f} (median {statistics.median(ratio):.2f})" if ratio else "1")
+        print(f"| {label} | {shown} | {ratio_text} |")
+    print(f"\nempty outbox: outbox.dispatch {min(empty_core) * 1000:.1f}-{max(empty_core) * 1000:.1f} ms", end="")
+    if empty_cli:
+        print(f"; duban run dispatch {min(t for t, _ in empty_cli):.2f}-{max(t for t, _ in empty_cli):.2f} s "
+              f"whole process ('{empty_cli[0][1]}')")
+    else:
+        print()
+    print(f"load average (1 min): {before:.2f} before, {after:.2f} after; folder {folder}")
+
+
+if __name__ == "__main__":
+    main()
