@@ -7,23 +7,15 @@ from prefect.cache_policies import NO_CACHE
 
 from duban import runs
 from duban.config import Settings, load_settings
-from duban.digest import Reader, queue_digest
-from duban.links import LinkError, login_url
+from duban.digest import queue_digest
 
 
 @task(name="queue-digest", cache_policy=NO_CACHE)
 def queue_task(settings: Settings, plan_id: str, moment: datetime, now: datetime, dry_run: bool) -> str:
     """Build the digest and queue every leader's email in one batch."""
     engine = runs.open_store(settings, migrate=False)
-
-    def link(reader: Reader) -> str:
-        try:
-            return login_url(settings=settings, person_id=reader.id, plan_id=plan_id, now=moment)
-        except LinkError:
-            return ""
-
     run = queue_digest(engine=engine, plan_id=plan_id, as_of=moment, now=now, dry_run=dry_run,
-                       templates_dir=settings.templates_dir or None, link=link)
+                       templates_dir=settings.templates_dir or None, base_url=settings.base_url)
     return run.summary()
 
 

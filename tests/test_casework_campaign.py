@@ -143,9 +143,9 @@ def expected():
 
 
 def shown(html):
-    """The 问题整改 rows a page shows: key -> {column: text}."""
-    return {key: dict(re.findall(r'<td data-n="(\w+)">([^<]*)</td>', row))
-            for key, row in re.findall(r'<tr data-key="([^"]+)">(.*?)</tr>', html)}
+    """The 问题整改 rows a page shows (table rows; in an email, blocks): key -> {column: text}."""
+    return {key: dict(re.findall(r'<(?:td|span) data-n="(\w+)">([^<]*)</(?:td|span)>', row))
+            for _, key, row in re.findall(r'<(tr|div) data-key="([^"]+)"[^>]*>(.*?)</\1>', html)}
 
 
 def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path):

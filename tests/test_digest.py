@@ -111,4 +111,4 @@ def test_digest_flow_twice_reaches_smtp_once(mini_campaign, smtp_sink, prefect_h
     message = smtp_sink.messages[0]
     assert message["Subject"] == "【督办周报】逾期未办结4项（本周新增3项），往期未按期3项｜2020年11月2日（星期一）"
     body = message.get_body(("plain",)).get_content()
-    assert "http://duban.test/login/" in body and "［新增］" in body
+    assert "http://duban.test/s/" in body and "/login/" not in body and "［新增］" in body  # a short link

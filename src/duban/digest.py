@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from duban import shortlinks
 from duban.catalog import Catalog
 from duban.directory import person_from_row
 from duban.models import PersonRow
@@ -215,11 +216,12 @@ def render_notifications(
 
 def queue_digest(
     *, engine: Engine, plan_id: str, as_of: datetime, now: datetime, templates_dir: str | Path | None = None,
-    dry_run: bool = False, link: Callable[[Reader], str] | None = None,
+    dry_run: bool = False, link: Callable[[Reader], str] | None = None, base_url: str = "",
 ) -> DigestRun:
-    """Build the week's digest at `as_of` and put one email per reader in the outbox (once per reader and week)."""
+    """Build the week's digest at `as_of` and put one email per reader in the outbox (once per reader and week).
+    With `base_url` (and no `link`), each reader's link is a short link of their own, stored with the email."""
     from duban.casework.counts import counts_at
-    from duban.outbox import enqueue
+    from duban.outbox import enqueue_ids
     from duban.sheets.render import templates
 
     snapshot = load_snapshot(engine, plan_id, as_of)
@@ -227,9 +229,17 @@ def queue_digest(
     with engine.connect() as connection:
         people = readers(connection, plan_id, snapshot.plan.catalog)
     problems = counts_at(engine, plan_id, digest.as_of)  # 问题整改 (issue 15)
+    codes: dict[str, str] = {}
+    if base_url and link is None:  # a short link, not a login token, in an email that may be forwarded
+        codes = {reader.id: shortlinks.new_code() for reader in people if reader.email}
+        link = lambda reader: shortlinks.url(base_url, codes[reader.id])  # noqa: E731
     notifications = render_notifications(digest, people, templates(templates_dir), now, link, problems)
     run = DigestRun(digest, notifications, dry_run=dry_run, unreachable=[r.name for r in people if not r.email])
     if not dry_run and notifications:
         with engine.begin() as connection:
-            run.queued = enqueue(connection=connection, notifications=notifications)
+            queued = enqueue_ids(connection=connection, notifications=notifications)
+            fresh = [(codes[n["person_id"]], n["person_id"]) for n in notifications
+                     if n["key"] in queued and n["person_id"] in codes]  # a rerun's emails were not queued again
+            shortlinks.bind(connection, shortlinks.rows_for(plan_id=plan_id, person_ids=fresh, now=as_of))
+            run.queued = len(queued)
     return run
