@@ -6,6 +6,7 @@ The store carries the shipped plan and example directory (tasks_catalog.yaml, ex
 threads with keep-alive connections, each signed in as the liaison of a different unit.
 
     python benchmarks/bench_web.py [--seconds 10] [--clients 8] [--database-url postgresql://...]
+    python benchmarks/bench_web.py --county [--seconds 10]   # the overview only, on scale.py's county (~100k)
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def prepare(url: str) -> tuple[str, dict[str, list[tuple[str, bool]]]]:
-    """Sync the shipped plan; per unit liaison, the open unit-owned items (id, has a target)."""
+def prepare(url: str, catalog_path: Path = ROOT / "tasks_catalog.yaml",
+            contacts: Path = ROOT / "examples" / "contacts.csv") -> tuple[str, dict[str, list[tuple[str, bool]]]]:
+    """Sync the shipped plan (or another); per unit liaison, the open unit-owned items (id, has a target)."""
     from duban.catalog import load_catalog
     from duban.directory import load_people
     from duban.models import OccurrenceRow, PersonRow, TaskRow
@@ -50,12 +52,12 @@ def prepare(url: str) -> tuple[str, dict[str, list[tuple[str, bool]]]]:
 
     engine = make_engine(url)
     migrate(engine)
-    catalog = load_catalog(ROOT / "tasks_catalog.yaml")
-    people = load_people(ROOT / "examples" / "contacts.csv", catalog)
+    catalog = load_catalog(catalog_path)
+    people = load_people(contacts, catalog)
     started = time.perf_counter()
-    sync(engine=engine, catalog=catalog, catalog_text=(ROOT / "tasks_catalog.yaml").read_text(encoding="utf-8"),
+    sync(engine=engine, catalog=catalog, catalog_text=catalog_path.read_text(encoding="utf-8"),
          people=people, now=datetime(2020, 9, 1, tzinfo=UTC))
-    print(f"sync of the shipped plan: {time.perf_counter() - started:.1f} s")
+    print(f"sync of {catalog_path.name}: {time.perf_counter() - started:.1f} s")
     plan = catalog.plan.id
     with engine.connect() as connection:
         liaison = {}
@@ -146,6 +148,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--county", action="store_true", help="scale.py's county; the overview only")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="duban-bench-web-"))
     url = options.database_url or f"sqlite:///{folder / 'duban.sqlite'}"
@@ -168,11 +171,21 @@ def main() -> None:
 def measure(url: str, folder: Path, options: argparse.Namespace) -> None:
     """Prepare the store, start the server, run the scenarios, print the table."""
     print(f"store: {url.split('?')[0]}")
-    plan, items = prepare(url)
+    if options.county:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from scale import write_county
+
+        plan, items = prepare(url, *write_county(folder / "county"))
+    else:
+        plan, items = prepare(url)
     port = free_port()
     server = start_server(url, str(folder / "var"), port)
     base = f"http://127.0.0.1:{port}"
     try:
+        overview = overview_rows(url, plan, base, options.seconds)
+        if options.county:
+            print_table(overview)
+            return
         people = sorted(items, key=lambda p: -len(items[p]))[: options.clients]
         sessions = []
         for person in people:
@@ -185,7 +198,7 @@ def measure(url: str, folder: Path, options: argparse.Namespace) -> None:
             return session["client"].get(f"/item/{occurrence}").status_code == 200
 
         def my_items(session: dict) -> bool:
-            return session["client"].get("/").status_code == 200
+            return session["client"].get("/mine").status_code == 200
 
         def report(session: dict) -> bool | None:
             if not session["items"]:
@@ -199,13 +212,38 @@ def measure(url: str, folder: Path, options: argparse.Namespace) -> None:
         results = [run("item page (GET)", sessions, options.seconds, item_page),
                    run("my items (GET)", sessions, options.seconds, my_items),
                    run("report + 40 KB PDF (POST)", sessions, options.seconds, report)]
-        print("\n| scenario | requests | req/s | p50 ms | p95 ms | errors |\n| --- | --- | --- | --- | --- | --- |")
-        for r in results:
-            print(f"| {r['name']} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} "
-                  f"| {r['errors']} |")
+        print_table(overview + results)
     finally:
         server.terminate()
         server.wait(10)
+
+
+def print_table(results: list[dict]) -> None:
+    print("\n| scenario | requests | req/s | p50 ms | p95 ms | errors |\n| --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        print(f"| {r['name']} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} "
+              f"| {r['errors']} |")
+
+
+def overview_rows(url: str, plan: str, base: str, seconds: float) -> list[dict]:
+    """The leaders' overview as the office sees it, one client (one leader at a time): the page "/" and the list
+    behind its 逾期未办 total (at most 300 rows shown)."""
+    from duban.models import PersonRow, PlanRow
+    from duban.store import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        office = connection.execute(select(PlanRow.office).where(PlanRow.id == plan)).scalar_one()
+        person = connection.execute(select(PersonRow.id).where(PersonRow.plan_id == plan, PersonRow.unit_id == office)
+                                    .order_by(PersonRow.id)).scalars().first()
+    engine.dispose()
+    client, _ = sign_in(base, plan, person)
+    session = [{"client": client}]
+    page = client.get("/").text
+    assert "<h1>总览</h1>" in page, "the office does not land on the overview"
+    return [run("overview / (GET), office", session, seconds, lambda s: s["client"].get("/").status_code == 200),
+            run("overview 逾期未办 list (GET)", session, seconds,
+                lambda s: s["client"].get("/overview?set=overdue").status_code == 200)]
 
 
 if __name__ == "__main__":

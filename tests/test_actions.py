@@ -95,7 +95,11 @@ def test_who_sees_what(mini_store):
     assert not actions.owns(who(mini_store, "leaders-head"), started)  # leaders read, they do not act
     # a person-owned item is the person's own, not their unit's
     assert actions.owns(who(mini_store, "sj-cadre-1"), visit)
-    assert not actions.may_see(who(mini_store, "sj-head"), visit)
+    assert not actions.owns(who(mini_store, "sj-head"), visit)
+    # the unit's head and in_charge read it (escalations tell them of it) and do nothing on it; another unit's not
+    for person in ("sj-head", "sj-in-charge"):
+        assert actions.may_see(who(mini_store, person), visit) and actions.allowed(who(mini_store, person), visit) == []
+    assert not actions.may_see(who(mini_store, "ql-head"), visit)
 
 
 def test_allowed_lists_the_buttons(mini_store):

@@ -175,7 +175,7 @@ def test_the_loop_in_chromium(shipped, server, smtp_sink, tmp_path):
         clock.now = at("2020-09-15 09:10")
         checker = browser.new_context(**phone).new_page()
         checker.goto(office_link)
-        checker.wait_for_selector("h1:has-text('我的事项')")
+        checker.wait_for_selector("h1:has-text('总览')")  # the office lands on the overview
         checker.get_by_role("link", name="待审核").first.click()
         checker.wait_for_selector("h1:has-text('待审核')")
         assert TITLE in checker.inner_text("ul.rows")

@@ -53,7 +53,7 @@ def test_hand_out_extend_rectify_verify_in_chromium(shipped, server, smtp_sink, 
                  "locale": "zh-CN"}
         desk = browser.new_context(**phone).new_page()
         desk.goto(office_link)
-        desk.wait_for_selector("h1:has-text('我的事项')")
+        desk.wait_for_selector("h1:has-text('总览')")  # the office lands on the overview
         desk.get_by_role("link", name="交办").click()
         desk.wait_for_selector("h1:has-text('交办事项')")
         desk.fill("#title", TITLE)

@@ -315,12 +315,17 @@ def test_overview_for_the_office_and_leaders_only(web):
     web.clock.now = at("2020-10-20 10:00")
     for person in ("office-liaison", "leaders-head"):
         page = web.login(person).get("/all")
-        assert page.status_code == 200 and "各单位情况" in page.text
+        assert page.status_code == 200 and "全部事项" in page.text and 'href="/overview"' in page.text
     filtered = web.login("leaders-head").get("/all", params={"unit": "qinglong", "status": "overdue"})
     titles = {t.get_text() for t in BeautifulSoup(filtered.text, "html.parser").select("ul.rows .title")}
     assert titles == {"所有扶贫项目全面开工", "送教上门", "结对帮扶干部开展帮扶联系"}
     town = web.login("sj-head")
-    unchanged(web, town.get("/all"), 403, "全部事项只对")
+    unchanged(web, town.get("/overview"), 403, "总览只对督办室和领导开放")
+    # /all lists what a person may see: a town's head their unit's items, their people's too, no other unit's
+    mine = town.get("/all", params={"status": "overdue"})
+    assert mine.status_code == 200 and "本单位事项" in text_of(mine)
+    assert "周干部" in text_of(mine) and "所有扶贫项目全面开工" in text_of(mine)
+    assert not BeautifulSoup(town.get("/all", params={"unit": "qinglong"}).text, "html.parser").select("ul.rows li")
     unchanged(web, town.get("/queue"), 403, "待审核队列只对督办室开放")
     unchanged(web, web.login("leaders-head").get("/queue"), 403)
 

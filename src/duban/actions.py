@@ -201,9 +201,19 @@ def owns(actor: Actor, item: Item) -> bool:
     return mine or actor.unit_id in item.co_units
 
 
+SUPERVISING_ROLES = ("head", "in_charge")  # escalations reach them over their unit's people's items
+
+
+def supervises(actor: Actor, item: Item) -> bool:
+    """A unit's head and in_charge read every item of their unit, their people's too (they hear of them)."""
+    return (actor.plan_id == item.plan_id and item.unit_id == actor.unit_id
+            and any(role in SUPERVISING_ROLES for role in actor.roles))
+
+
 def may_see(actor: Actor, item: Item) -> bool:
-    """Owners see their items; the office and leaders see everything of their plan."""
-    return actor.plan_id == item.plan_id and (actor.office or actor.leader or owns(actor, item))
+    """Owners see their items, a unit's head and in_charge their unit's; the office and leaders everything."""
+    return actor.plan_id == item.plan_id and (actor.office or actor.leader or owns(actor, item)
+                                              or supervises(actor, item))
 
 
 def may_undo(actor: Actor, item: Item) -> bool:
@@ -276,9 +286,13 @@ def owned_branches(connection: Connection, actor: Actor) -> list[ColumnElement[b
 
 def visible_branches(connection: Connection, actor: Actor) -> list[ColumnElement[bool]]:
     """SQL for `may_see`, as branches to OR."""
+    occ = OccurrenceRow.__table__
     if actor.office or actor.leader:
-        return [and_(OccurrenceRow.__table__.c.plan_id == actor.plan_id, true())]
-    return owned_branches(connection, actor)
+        return [and_(occ.c.plan_id == actor.plan_id, true())]
+    branches = owned_branches(connection, actor)
+    if any(role in SUPERVISING_ROLES for role in actor.roles):  # the unit's branch, person-owned items included
+        branches[0] = and_(occ.c.plan_id == actor.plan_id, occ.c.unit_id == actor.unit_id)
+    return branches
 
 
 def owned_clause(connection: Connection, actor: Actor) -> ColumnElement[bool]:

@@ -119,9 +119,11 @@ def total(groups: Iterable[Counts]) -> Counts:
 def count(
     connection: Connection, *, plan_id: str, as_of: datetime, by: Sequence[str] = ("unit_id",),
     due_from: datetime | None = None, due_before: datetime | None = None, tasks: Sequence[str] | None = None,
+    owners: bool = True,
 ) -> dict[tuple[str, ...], Counts]:
     """Live occurrences of a plan counted at `as_of`, grouped by `by` (columns of KEYS), optionally only those
-    due in [due_from, due_before) or of some tasks: one query."""
+    due in [due_from, due_before) or of some tasks: one query (two with `owners`, the distinct owners per group,
+    which the roll-ups need and the tables do not: at county scale they cost as much as the counts)."""
     unknown = set(by) - set(KEYS)
     if unknown:
         raise ValueError(f"count: cannot group by {', '.join(sorted(unknown))} (use {', '.join(KEYS)})")
@@ -139,9 +141,9 @@ def count(
         inner = inner.where(occ.c.task_id.in_(sorted(set(tasks))))
     rows = inner.subquery()
     keys = [rows.c[key] for key in by]
-    query = select(*keys, rows.c.status, func.count(), func.count(distinct(rows.c.owner)),
+    distinct_owners = func.count(distinct(rows.c.owner)) if owners else literal(0)
+    query = select(*keys, rows.c.status, func.count(), distinct_owners,
                    func.sum(rows.c.verified), func.min(rows.c.due)).group_by(*keys, rows.c.status)
-    owners = select(*keys, func.count(distinct(rows.c.owner))).group_by(*keys)
     result: dict[tuple[str, ...], Counts] = {}
     for *key, state, n, distinct_owners, n_verified, earliest in connection.execute(query):
         counts = result.setdefault(tuple(key), Counts())
@@ -152,8 +154,9 @@ def count(
             setattr(counts, f"{state}_owners", distinct_owners)
         if state == "overdue":
             counts.oldest_overdue = utc(earliest) if earliest.tzinfo else earliest.replace(tzinfo=moment.tzinfo)
-    for *key, distinct_owners in connection.execute(owners):
-        result[tuple(key)].owners = distinct_owners
+    if owners:
+        for *key, n_owners in connection.execute(select(*keys, func.count(distinct(rows.c.owner))).group_by(*keys)):
+            result[tuple(key)].owners = n_owners
     return result
 
 

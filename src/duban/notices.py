@@ -521,9 +521,9 @@ def _owner_name(ctx: PlanContext, item: Item, with_unit: bool = True) -> str:
 
 
 def _page_url(ctx: PlanContext, person: Any, link: str, filters: dict[str, str]) -> str:
-    """A page filtered to a set: the overview for the office and leaders (who may open it), else the person's list."""
-    sees_all = person is not None and (person.unit == ctx.office_id or "leader" in person.roles)
-    path = "/all?" + urlencode(filters) if sees_all else "/"
+    """The list filtered to a set: /all, which shows each person what they may see (everything, for the office and
+    leaders; their unit's, for its head and in_charge), so the link lands on exactly the set they were told of."""
+    path = "/all?" + urlencode(filters)
     return f"{link}?next={quote(path, safe='/')}" if link else ctx.settings.base_url.rstrip("/") + path
 
 

@@ -205,10 +205,20 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
     # --- pages ---------------------------------------------------------------------------------------------
 
     @app.get("/", response_class=HTMLResponse)
-    def mine(request: Request, more: str = "") -> HTMLResponse:
+    def home(request: Request, more: str = "") -> HTMLResponse:
+        """The office and leaders land on the overview (总览); everyone else on their own items."""
         visit = visit_of(request, required=False)
         if visit is None:
             return render("home.html", 200)
+        if visit.actor.office or visit.actor.leader:
+            return overview_page(visit)
+        return _mine(visit, more)
+
+    @app.get("/mine", response_class=HTMLResponse)
+    def mine(request: Request, more: str = "") -> HTMLResponse:
+        return _mine(visit_of(request), more)
+
+    def _mine(visit: Visit, more: str) -> HTMLResponse:
         moment = clock()
         with db.connect() as connection:
             clause = actions.owned_branches(connection, visit.actor)
@@ -348,24 +358,24 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
 
     @app.get("/all", response_class=HTMLResponse)
     def overview(request: Request, unit: str = "", status: str = "", task: str = "") -> HTMLResponse:
-        """Everything, for the office and leaders: counts per unit and the list, filtered by unit and status."""
+        """What the person may see (everything, for the office and leaders; their unit's, for its head and
+        in_charge; else their own), filtered by unit, task and status: where roll-up messages link to."""
         visit = visit_of(request)
-        if not (visit.actor.office or visit.actor.leader):
-            return refuse(403, "无权查看", "全部事项只对督办室和领导开放。", visit)
+        sees_all = visit.actor.office or visit.actor.leader
         with db.connect() as connection:
             rows = queries.item_rows(connection, plan_id=visit.plan.id, as_of=clock(),
                                      clause=actions.visible_branches(connection, visit.actor))
             units = queries.unit_names(connection, visit.plan.id)
-            problems = problem_counts(connection, plan_id=visit.plan.id, as_of=clock())  # 问题整改 (issue 15)
-        summary = queries.counts_by_unit(rows)
+            problems = problem_counts(connection, plan_id=visit.plan.id, as_of=clock()) if sees_all else None
         chosen = [r for r in rows if (not unit or r["unit_id"] == unit) and (not task or r["task_id"] == task)
                   and (not status or r["status"] == status or (status == "waiting" and r["state"] == "reported"))]
         with db.connect() as connection:
             queue.mark_returned(connection, visit.plan.id, chosen[:ALL_LIMIT])
         statuses = [(s, STATE_LABELS[s]) for s in STATES] + [("waiting", "待销号")]
         return render("all.html", visit=visit, rows=chosen[:ALL_LIMIT], more=max(0, len(chosen) - ALL_LIMIT),
-                      total=len(chosen), summary=summary, units=units, unit=unit, status=status, statuses=statuses,
-                      item_path=item_path, problems=problems, title="全部事项")
+                      total=len(chosen), sees_all=sees_all, units=units, unit=unit, status=status, statuses=statuses,
+                      item_path=item_path, problems=problems,
+                      title="全部事项" if sees_all else "本单位事项")
 
     # --- files, feeds, health --------------------------------------------------------------------------------
 
@@ -447,6 +457,10 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
 
     from duban.web import casework  # 交办 and 延期 pages (issue 15)
 
-    casework.install(app, casework.Pages(db, render, refuse, visit_of, check_csrf, clock, replay))
+    pages = casework.Pages(db, render, refuse, visit_of, check_csrf, clock, replay)
+    casework.install(app, pages)
+    from duban.web import overview as leaders  # the leaders' overview, where the office and leaders land (issue 10)
+
+    overview_page = leaders.install(app, pages)
     queue.install(app, casework.Pages(db, render, refuse, visit_of, check_csrf, clock, replay))  # 待审核 (issue 10)
     return app

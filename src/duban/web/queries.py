@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,19 +146,6 @@ def group_mine(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         elif row["status"] == "missed":  # past its period, still to do: listed with the overdue (marked 未按期)
             groups["overdue"].append(row)
     return groups
-
-
-def counts_by_unit(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For the overview: per unit, how many occurrences stand where."""
-    per_unit: dict[str, Counter] = {}
-    names: dict[str, str] = {}
-    for row in rows:
-        per_unit.setdefault(row["unit_id"], Counter())[row["status"]] += 1
-        names[row["unit_id"]] = row["unit_name"]
-        if row["state"] == "reported":
-            per_unit[row["unit_id"]]["waiting"] += 1
-    return [{"unit_id": u, "unit_name": names[u], **dict(c), "total": sum(v for k, v in c.items() if k != "waiting")}
-            for u, c in sorted(per_unit.items(), key=lambda kv: (-kv[1]["overdue"], names[kv[0]]))]
 
 
 def detail(connection: Connection, item: Item) -> dict[str, Any]:
