@@ -172,20 +172,37 @@ def check(connection: Connection, plan_id: str, filters: Filters) -> None:
         raise FilterError(f"筛选条件“任务”无效：方案中没有“{filters.task}”")
 
 
+def _ordered(connection: Connection, plan_id: str, filters: Filters, state: str) -> list[tuple[str, bool]]:
+    """(id, reported late) of every item in `state` under the unit and task filters, in the chosen order: only
+    ids and one flag, so a single pass over the store gives the page, the counts and the next item. (Waiting
+    and late share one pass: late is waiting, reported after the deadline.)"""
+    base = "returned" if state == "returned" else "waiting"
+    columns = (OCC.c.id, OCC.c.reported_at > OCC.c.due)
+    query = _select(*columns) if filters.sort == "unit" else select(*columns)  # the unit's name only to sort by
+    found = connection.execute(query.where(*_where(connection, plan_id, filters, base))
+                               .order_by(*_order(filters.sort, base))).all()
+    return [(i, bool(late)) for i, late in found if state != "late" or late]
+
+
 def page(connection: Connection, *, plan_id: str, filters: Filters, as_of: datetime, size: int = SIZE) -> QueuePage:
-    """The page of the queue these filters ask for (LIMIT/OFFSET in SQL), with names, reporters and reasons."""
-    counts = {state: connection.execute(select(func.count()).select_from(OCC).where(
-        *_where(connection, plan_id, filters, state))).scalar() or 0 for state in STATES}
-    total = counts[filters.state]
-    pages = max(1, -(-total // size))
+    """The page of the queue these filters ask for, with names, reporters and reasons, and the counts per state."""
+    waiting = _ordered(connection, plan_id, filters, "waiting")
+    returned = _ordered(connection, plan_id, filters, "returned") if filters.state == "returned" else None
+    counts = {"waiting": len(waiting), "late": sum(late for _, late in waiting),
+              "returned": len(returned) if returned is not None else connection.execute(
+                  select(func.count()).select_from(OCC).where(*_where(connection, plan_id, filters, "returned"))
+              ).scalar() or 0}
+    chosen = returned if returned is not None else [r for r in waiting if filters.state != "late" or r[1]]
+    pages = max(1, -(-len(chosen) // size))
     filters = replace(filters, page=min(filters.page, pages))
-    found = connection.execute(_select(
+    ids = [i for i, _ in chosen[(filters.page - 1) * size:filters.page * size]]
+    found = {r.id: r for r in connection.execute(_select(
         OCC.c.id, OCC.c.task_id, OCC.c.owner_kind, OCC.c.owner_id, OCC.c.unit_id, OCC.c.due, OCC.c.state,
         OCC.c.reported_at, OCC.c.first_reminder_at, OCC.c.waived_at, OCC.c.superseded_at, OCC.c.value,
         OCC.c.report_count, OCC.c.times, TASK.c.title, TASK.c.ref, TASK.c.target, UNIT.c.name.label("unit_full"),
-        UNIT.c.short).where(*_where(connection, plan_id, filters, filters.state))
-        .order_by(*_order(filters.sort, filters.state)).limit(size).offset((filters.page - 1) * size)).all()
-    return QueuePage(filters, _rows(connection, plan_id, found, as_of), total, pages, counts)
+        UNIT.c.short).where(OCC.c.plan_id == plan_id, OCC.c.id.in_(ids))).all()} if ids else {}
+    rows = [found[i] for i in ids if i in found]
+    return QueuePage(filters, _rows(connection, plan_id, rows, as_of), len(chosen), pages, counts)
 
 
 def _rows(connection: Connection, plan_id: str, found: list[Any], as_of: datetime) -> list[dict[str, Any]]:
@@ -240,8 +257,7 @@ def next_waiting(connection: Connection, *, plan_id: str, filters: Filters, afte
     """The waiting item that follows `after` in the filtered queue's order (from the top when it was last or
     not in it); None when nothing else waits. Asked before the decision, while `after` still has its place."""
     state = filters.state if filters.state != "returned" else "waiting"
-    ids = list(connection.execute(_select(OCC.c.id).where(*_where(connection, plan_id, filters, state))
-                                  .order_by(*_order(filters.sort, state))).scalars())
+    ids = [i for i, _ in _ordered(connection, plan_id, filters, state)]
     if after in ids:
         at = ids.index(after)
         ids = ids[at + 1:] + ids[:at]
