@@ -188,8 +188,8 @@ def test_the_loop_in_chromium(shipped, server, smtp_sink, tmp_path):
         checker.get_by_role("button", name="审核通过，销号").click()
         checker.wait_for_selector(".notice.ok")
         shot(checker, "7-verified")
-        checker.get_by_role("link", name="全部事项").click()
-        checker.wait_for_selector("h2:has-text('各单位情况')")
+        checker.get_by_role("link", name="总览").first.click()
+        checker.wait_for_selector("h2:has-text('各单位按时办结情况')")
         shot(checker, "9-overview")
 
         official.reload()
