@@ -82,3 +82,29 @@ def test_summary_units_add_up_and_worst_items_lead(mini_campaign, tmp_path):
     assert "三级（县扶贫办）" in worst[0].get_text() and "冯干部（青龙街道）" in worst[0].get_text()
     assert soup.select_one(f'a[href="{status_sheet_name(PLAN, AS_OF, "html", "detail")}"]') is not None
     assert not soup.select("tr.item")  # the ledger is on the detail page, not here
+
+
+def test_fast_rows_equal_the_orm_path_at_many_moments(mini_campaign, monkeypatch):
+    """The snapshot read with sqlite3/psycopg and judged in SQL equals the one read by SQLAlchemy and judged by
+    status_at, item for item, at moments across the campaign (before, on and after deadlines, reports, 销号)."""
+    import duban.sheets.data as data
+
+    moments = [at(f"2020-{day} {hour}") for day in ("09-01", "09-15", "09-30", "10-09", "10-20", "10-29", "11-02",
+                                                     "12-31") for hour in ("08:59", "09:00", "23:59")]
+    read_fast = data._fast_rows
+    taken = []
+
+    def fast_rows(*args):
+        rows = read_fast(*args)
+        taken.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(data, "_fast_rows", fast_rows)
+    fast = {m: load_snapshot(mini_campaign, PLAN, m).items for m in moments}
+    assert taken and all(taken)  # sqlite3 on the SQLite file, psycopg on PostgreSQL
+    monkeypatch.setattr(data, "_fast_rows", lambda *args: None)
+    for moment in moments:
+        slow = load_snapshot(mini_campaign, PLAN, moment).items
+        assert fast[moment] == slow, moment
+    assert {i.status for items in fast.values() for i in items} == {
+        "upcoming", "due_soon", "overdue", "missed", "done", "done_late", "waived"}

@@ -76,7 +76,7 @@ class Book:
         self.zip = zipfile.ZipFile(self.partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
         self.sheets: list[tuple[str, str]] = []  # (name, print title rows)
         self.styles: dict[Style, int] = {Style(): 0}
-        self.texts: dict[str, str] = {}
+        self.texts: dict[str, tuple[str, bool]] = {}
 
     def style(self, style: Style) -> int:
         """The cell format number of a style."""
@@ -85,15 +85,21 @@ class Book:
             number = self.styles[style] = len(self.styles)
         return number
 
-    def text(self, value: str) -> str:
-        """A string cell's body, escaped once per distinct text."""
-        body = self.texts.get(value)
-        if body is None:
+    def text(self, value: str) -> tuple[str, bool]:
+        """A string cell's body, escaped once per distinct text, and whether it looks like a formula."""
+        known = self.texts.get(value)
+        if known is None:
             space = ' xml:space="preserve"' if value != value.strip() else ""
-            body = f'" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
+            known = (f'" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>', formula_like(value))
             if len(self.texts) < CACHE_LIMIT:
-                self.texts[value] = body
-        return body
+                self.texts[value] = known
+        return known
+
+    def quoted(self, number: int) -> int:
+        """The cell format like `number` that also keeps a formula-looking text text when edited (quotePrefix)."""
+        style = next(s for s, n in self.styles.items() if n == number)
+        return self.style(Style(style.ink, style.fill, style.bold, style.size, style.font, style.wrap, style.center,
+                                style.number_format, quote=True))
 
     def sheet(self, name: str, title: str, columns: Sequence[tuple[str, int]], *, freeze: str = "A3",
               title_style: Style, header_style: Style) -> Sheet:
@@ -185,26 +191,35 @@ class Sheet:
         """Append a row: each cell a value (str, int, float, date, None) or (value, style number)."""
         self.rows += 1
         n = self.rows
+        book, texts = self.book, self.book.texts
         parts = [f'<row r="{n}">']
         for letter, cell in zip(self.letters, cells, strict=False):
-            value, style = cell if isinstance(cell, tuple) else (cell, 0)
-            if value is None or value == "":
+            if type(cell) is tuple:
+                value, style = cell
+            else:
+                value, style = cell, 0
+            kind = type(value)
+            if kind is str:
+                if not value:
+                    if style:
+                        parts.append(f'<c r="{letter}{n}" s="{style}"/>')
+                    continue
+                body, quote = texts.get(value) or book.text(value)
+                if quote:
+                    style = book.quoted(style)
+                parts.append(f'<c r="{letter}{n}" s="{style}{body}')
+            elif value is None:
                 if style:
                     parts.append(f'<c r="{letter}{n}" s="{style}"/>')
-                continue
-            if isinstance(value, str):
-                if formula_like(value):
-                    style = self.book.style(_quoted(self.book, style))
-                parts.append(f'<c r="{letter}{n}" s="{style}{self.book.text(value)}')
-            elif isinstance(value, bool):
-                parts.append(f'<c r="{letter}{n}" s="{style}" t="b"><v>{int(value)}</v></c>')
-            elif isinstance(value, int | float):
+            elif kind is int or kind is float:
                 parts.append(f'<c r="{letter}{n}" s="{style}"><v>{value!r}</v></c>')
-            elif isinstance(value, date):
-                day = value.date() if isinstance(value, datetime) else value
+            elif kind is date or kind is datetime:
+                day = value.date() if kind is datetime else value
                 parts.append(f'<c r="{letter}{n}" s="{style}"><v>{(day - EXCEL_EPOCH).days}</v></c>')
+            elif kind is bool:
+                parts.append(f'<c r="{letter}{n}" s="{style}" t="b"><v>{int(value)}</v></c>')
             else:
-                raise TypeError(f"xlsx cell {letter}{n}: cannot write a {type(value).__name__}")
+                raise TypeError(f"xlsx cell {letter}{n}: cannot write a {kind.__name__}")
         parts.append("</row>")
         self.buffer.append("".join(parts))
         if len(self.buffer) >= 1000:
@@ -244,12 +259,6 @@ def _xf(number: int, font: int, fill: int, s: Style) -> str:
     horizontal = ' horizontal="center"' if s.center else ""
     wrap = ' wrapText="1"' if s.wrap else ""
     return f'{head} applyAlignment="1"><alignment{horizontal} vertical="top"{wrap}/></xf>'
-
-
-def _quoted(book: Book, number: int) -> Style:
-    style = next(s for s, n in book.styles.items() if n == number)
-    return Style(style.ink, style.fill, style.bold, style.size, style.font, style.wrap, style.center,
-                 style.number_format, quote=True)
 
 
 def _pane(freeze: str) -> str:

@@ -125,11 +125,22 @@ def progress_chart(items: Iterable[Item], start: date, end: date, today: date, b
     due_on: Counter[date] = Counter()
     done_on: Counter[date] = Counter()
     for item in items:
-        if item.status == "waived":
-            continue
-        due_on[item.due_day] += 1
-        if item.status in DONE and item.reported_at is not None:
-            done_on[max(item.reported_at.date(), start)] += 1
+        count_days(item, start, due_on, done_on)
+    return progress_of_days(due_on, done_on, start, end, today, box)
+
+
+def count_days(item: Item, start: date, due_on: Counter[date], done_on: Counter[date]) -> None:
+    """Count one item into the per-day counts a progress chart is drawn from (waived ones left out)."""
+    if item.status == "waived":
+        return
+    due_on[item.due_day] += 1
+    if item.status in DONE and item.reported_at is not None:
+        done_on[max(item.reported_at.date(), start)] += 1
+
+
+def progress_of_days(due_on: Counter[date], done_on: Counter[date], start: date, end: date, today: date,
+                     box: Box = LARGE) -> ProgressChart:
+    """The progress chart of per-day counts (from `count_days`)."""
     days = _days(start, end)
     due, done, running_due, running_done = [], [], 0, 0
     for day in days:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, select
@@ -105,6 +105,7 @@ class Item:
     owner_name: str
     period_start: date
     due: datetime  # plan-local
+    due_day: date  # the deadline's calendar day (plan-local)
     status: str
     days: int  # days left (upcoming, due soon), overdue (overdue), late (done late); 0 otherwise
     level: int
@@ -114,11 +115,7 @@ class Item:
     evidence_count: int
     reported_at: datetime | None  # plan-local, when reported by the snapshot's moment
     original_due: datetime | None = None  # plan-local: the deadline before a granted extension (延期, issue 15)
-
-    @property
-    def due_day(self) -> date:
-        """The deadline's calendar day."""
-        return self.due.date()
+    due_ts: float = 0.0  # the deadline as a POSIX timestamp (sorting)
 
     @property
     def light(self) -> str:
@@ -245,7 +242,8 @@ def _verification(status: str, state: str, report_count: int, acked: bool, verif
 
 
 def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
-    """Every live occurrence of the plan with its state at `as_of` (an aware moment): five queries."""
+    """Every live occurrence of the plan with its state at `as_of` (an aware moment): a few queries, the
+    occurrences read with the database's own driver where it can (`duban.readpath`), judged by one rule."""
     # a plain datetime: pendulum's DateTime (from parse_moment) loses a ZoneInfo zone in arithmetic
     as_of = datetime.combine(as_of.date(), as_of.timetz())
     as_of_utc = utc(as_of)
@@ -253,49 +251,119 @@ def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
         plan = load_plan(connection, plan_id)
         units, names = load_units(connection, plan)
         tasks = load_tasks(connection, plan, units)
-        rows = connection.execute(_occurrence_query(plan_id, as_of_utc)).all()
+        rows = _fast_rows(engine, plan_id, as_of_utc)
+        if rows is None:
+            rows = _orm_rows(connection, plan_id, as_of_utc)
+    return Snapshot(plan, as_of.astimezone(plan.tz), units, tasks,
+                    _items(rows, plan, units, tasks, names, as_of_utc))
+
+
+# (id, task_id, owner_id, owner_kind, unit_id, period_start, due, status, acked, reported_at, report_count, value,
+#  verified, original_due, state, evidence): instants as aware datetimes or the SQLite text of one
+Row = tuple
+
+
+def _items(rows: list[Row], plan: PlanInfo, units: dict[str, UnitInfo], tasks: dict[str, TaskInfo],
+           names: dict[str, str], as_of_utc: datetime) -> list[Item]:
     tz = plan.tz
-    local_as_of = as_of.astimezone(tz)
+    local_as_of = as_of_utc.astimezone(tz)
+    today = local_as_of.date()
     clock = EscalationClock(plan.calendar, plan.remind_at, tz)
     unit_labels = {u.id: u.label for u in units.values()}
     roles = plan.catalog.roles
-    local: dict[datetime, datetime] = {}
+    # Many occurrences share a deadline, a task's levels and a start day: each is worked out once.
+    dues: dict[object, tuple[datetime, datetime, date, float]] = {}
+    starts: dict[object, date] = {}
+    levels: dict[tuple[str, object, bool], int] = {}
+    labels: dict[tuple[str, int], str] = {}
     items = []
-    for r in rows:
-        task, unit = tasks.get(r.task_id), units.get(r.unit_id)
+    for (occ_id, task_id, owner_id, owner_kind, unit_id, period_start, raw_due, status, acked, raw_reported,
+         report_count, value, verified, raw_original, state, evidence) in rows:
+        task, unit = tasks.get(task_id), units.get(unit_id)
         if task is None or unit is None:
             continue
+        known = dues.get(raw_due)
+        if known is None:
+            due_utc = _instant(raw_due)
+            due_local = due_utc.astimezone(tz)
+            known = dues[raw_due] = (due_utc, due_local, due_local.date(), due_utc.timestamp())
+        due_utc, due, due_day, due_ts = known
+        start = starts.get(period_start)
+        if start is None:
+            start = starts[period_start] = (date.fromisoformat(period_start) if isinstance(period_start, str)
+                                            else period_start)
+        reported = _instant(raw_reported).astimezone(tz) if status in ("done", "done_late") else None
+        level = 0
+        if status in ("missed", "overdue"):
+            days = (today - due_day).days
+            if status == "overdue":
+                key = (task_id, raw_due, bool(acked))
+                level = levels.get(key, -1)
+                if level < 0:
+                    stage = escalation_stage(due=due_utc, levels=task.levels, repeat_every=0, acked=bool(acked),
+                                             clock=clock, as_of=as_of_utc)
+                    level = levels[key] = stage.level if stage else 0
+        elif status == "done_late":
+            days = (reported.date() - due_day).days
+        elif status in ("upcoming", "due_soon"):
+            days = (due_day - today).days
+        else:
+            days = 0
+        label = labels.get((task_id, level))
+        if label is None:
+            label = labels[(task_id, level)] = level_label(level, task.levels, roles, unit_labels)
+        items.append(Item(
+            occ_id, task, unit, names.get(owner_id, owner_id) if owner_kind == "person" else unit.label, start, due,
+            due_day, status, days, level, label, _verification(status, state, report_count, acked, verified),
+            value if reported else None, evidence, reported,
+            _instant(raw_original).astimezone(tz) if raw_original else None, due_ts,
+        ))
+    return items
+
+
+def _instant(value: object) -> datetime:
+    """A stored instant (SQLite text in UTC, or a datetime) as an aware datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return utc(value)  # type: ignore[arg-type]
+
+
+def _fast_rows(engine: Engine, plan_id: str, as_of_utc: datetime) -> list[Row] | None:
+    """The occurrence rows through sqlite3 or psycopg, judged in SQL by the read path's rule; None when the store
+    is not one they open (the ORM path reads it then)."""
+    from duban.readpath.connect import open_reader
+    from duban.readpath.rule import state_sql
+
+    reader = open_reader(engine.url.render_as_string(hide_password=False))
+    if reader is None:
+        return None
+    p, m = reader.param, reader.param("moment")
+    sql = (
+        f"SELECT o.id, o.task_id, o.owner_id, o.owner_kind, o.unit_id, o.period_start, o.due, {state_sql(m)},"
+        f" CASE WHEN o.acked_at IS NOT NULL AND o.acked_at <= {m} THEN 1 ELSE 0 END, o.reported_at,"
+        f" o.report_count, o.value, CASE WHEN o.verified_at IS NOT NULL AND o.verified_at <= {m} THEN 1 ELSE 0 END,"
+        f" o.original_due, o.state, COALESCE(e.n, 0) FROM occurrence o LEFT JOIN (SELECT occurrence_id, COUNT(*) AS n"
+        f" FROM evidence WHERE plan_id = {p('plan')} AND at <= {m} GROUP BY occurrence_id) e"
+        f" ON e.occurrence_id = o.id WHERE o.plan_id = {p('plan')} AND NOT o.archived ORDER BY o.due, o.id"
+    )
+    try:
+        return reader.all(sql, {"plan": plan_id, "moment": reader.instant(as_of_utc)})
+    finally:
+        reader.close()
+
+
+def _orm_rows(connection: Connection, plan_id: str, as_of_utc: datetime) -> list[Row]:
+    """The same rows through SQLAlchemy, judged by `status_at`."""
+    rows = []
+    for r in connection.execute(_occurrence_query(plan_id, as_of_utc)):
         status = status_at(state=r.state, due=r.due, first_reminder_at=r.first_reminder_at,
                            reported_at=r.reported_at, waived_at=r.waived_at, as_of=as_of_utc,
                            superseded_at=r.superseded_at)
-        due = local.get(r.due) or local.setdefault(r.due, r.due.astimezone(tz))
         acked = r.acked_at is not None and r.acked_at <= as_of_utc
-        reported = r.reported_at.astimezone(tz) if status in ("done", "done_late") else None
-        level = 0
-        if status == "missed":
-            days = _days_between(due.date(), local_as_of.date())
-        elif status == "overdue":
-            days = _days_between(due.date(), local_as_of.date())
-            stage = escalation_stage(due=r.due, levels=task.levels, repeat_every=0, acked=acked, clock=clock,
-                                     as_of=as_of_utc)
-            level = stage.level if stage else 0
-        elif status == "done_late":
-            days = _days_between(due.date(), reported.date())
-        elif status in ("upcoming", "due_soon"):
-            days = _days_between(local_as_of.date(), due.date())
-        else:
-            days = 0
         verified = r.verified_at is not None and r.verified_at <= as_of_utc
-        items.append(Item(
-            id=r.id, task=task, unit=unit,
-            owner_name=names.get(r.owner_id, r.owner_id) if r.owner_kind == "person" else unit.label,
-            period_start=r.period_start, due=due, status=status, days=days, level=level,
-            level_text=level_label(level, task.levels, roles, unit_labels),
-            verification=_verification(status, r.state, r.report_count, acked, verified),
-            value=r.value if reported else None, evidence_count=r.evidence, reported_at=reported,
-            original_due=r.original_due.astimezone(tz) if r.original_due else None,
-        ))
-    return Snapshot(plan, local_as_of, units, tasks, items)
+        rows.append((r.id, r.task_id, r.owner_id, r.owner_kind, r.unit_id, r.period_start, r.due, status, acked,
+                     r.reported_at, r.report_count, r.value, verified, r.original_due, r.state, r.evidence))
+    return rows
 
 
 def _occurrence_query(plan_id: str, as_of_utc: datetime):  # noqa: ANN202 - a SQLAlchemy Select

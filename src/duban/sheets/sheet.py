@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from duban.sheets.charts import SMALL, CalendarStrip, ProgressChart, calendar_strip, progress_chart
+from duban.sheets.charts import SMALL, CalendarStrip, ProgressChart, calendar_strip, progress_of_days
 from duban.sheets.data import LIGHTS, URGENCY, Item, PlanInfo, Snapshot, UnitInfo
 from duban.status import STATE_LABELS
 
@@ -123,7 +124,7 @@ def urgency_key(item: Item) -> tuple:
         return (rank, -item.days, item.due, item.task.position, item.id)
     if item.status in ("due_soon", "upcoming"):
         return (rank, item.days, item.due, item.task.position, item.id)
-    return (rank, -item.due.timestamp(), item.task.position, item.id)
+    return (rank, -item.due_ts, item.task.position, item.id)
 
 
 @dataclass(slots=True)
@@ -199,38 +200,48 @@ def shown(items: Sequence[Item], as_of: datetime, horizon_days: int) -> list[Ite
 def build_sheet(snapshot: Snapshot, horizon_days: int = DEFAULT_HORIZON) -> StatusSheet:
     """The status sheet of a snapshot."""
     plan, today = snapshot.plan, snapshot.as_of.date()
-    items = shown(snapshot.items, snapshot.as_of, horizon_days)
+    last_day = snapshot.as_of.date() + timedelta(days=horizon_days)
     by_section: dict[str, list[Item]] = {}
     by_unit: dict[str, list[Item]] = {}
-    all_by_section: dict[str, list[Item]] = {}
-    all_by_unit: dict[str, list[Item]] = {}
+    section_days: dict[str, tuple[Counter, Counter]] = {}
+    unit_days: dict[str, tuple[Counter, Counter]] = {}
     for task in sorted(snapshot.tasks.values(), key=lambda t: t.position):
         by_section.setdefault(task.section, [])
-        all_by_section.setdefault(task.section, [])
-    for item in snapshot.items:
-        all_by_section[item.task.section].append(item)
-        all_by_unit.setdefault(item.unit.id, []).append(item)
-    for item in items:
-        by_section[item.task.section].append(item)
-        by_unit.setdefault(item.unit.id, []).append(item)
+        section_days.setdefault(task.section, (Counter(), Counter()))
+    everything: tuple[Counter, Counter] = (Counter(), Counter())
+    for item in snapshot.items:  # one pass: the pictures count every item (as `count_days`), the lists those shown
+        status, day = item.status, item.due_day
+        if status != "waived":
+            done_day = max(item.reported_at.date(), plan.start) if item.reported_at is not None else None
+            for due_on, done_on in (everything, section_days[item.task.section],
+                                    unit_days.get(item.unit.id) or unit_days.setdefault(item.unit.id,
+                                                                                        (Counter(), Counter()))):
+                due_on[day] += 1
+                if done_day is not None:
+                    done_on[done_day] += 1
+        if day <= last_day or status == "due_soon":
+            by_section[item.task.section].append(item)
+            by_unit.setdefault(item.unit.id, []).append(item)
+    items = [i for rows in by_section.values() for i in rows]
     sections = [
         SectionBlock(name, sorted(rows, key=urgency_key), Tally.of(rows),
-                     progress_chart(all_by_section[name], plan.start, plan.end, today, SMALL))
+                     progress_of_days(*section_days[name], plan.start, plan.end, today, SMALL))
         for name, rows in by_section.items() if rows
     ]
-    units = [_unit_block(snapshot.units[unit_id], rows, all_by_unit[unit_id], plan, today)
+    units = [_unit_block(snapshot.units[unit_id], rows, unit_days[unit_id], plan, today)
              for unit_id, rows in by_unit.items()]
     order = {unit_id: index for index, unit_id in enumerate(snapshot.units)}
     units.sort(key=lambda b: (-b.tally.counts["overdue"] - b.tally.counts["missed"], -b.worst_days,
                               -b.tally.counts["due_soon"], order[b.unit.id]))
     return StatusSheet(plan, snapshot.as_of, horizon_days, Tally.of(items),
-                       progress_chart(snapshot.items, plan.start, plan.end, today),
+                       progress_of_days(*everything, plan.start, plan.end, today),
                        calendar_strip(snapshot.items, plan.start, plan.end, today, plan.calendar), sections, units)
 
 
-def _unit_block(unit: UnitInfo, rows: list[Item], every: list[Item], plan: PlanInfo, today: date) -> UnitBlock:
+def _unit_block(unit: UnitInfo, rows: list[Item], days: tuple[Counter, Counter], plan: PlanInfo,
+                today: date) -> UnitBlock:
     overdue = [i for i in rows if i.status in ("overdue", "missed")]
     worst = max((i.days for i in overdue), default=0)
     top = max(overdue, key=lambda i: i.level, default=None)
-    return UnitBlock(unit, Tally.of(rows), progress_chart(every, plan.start, plan.end, today, SMALL),
+    return UnitBlock(unit, Tally.of(rows), progress_of_days(*days, plan.start, plan.end, today, SMALL),
                      worst, top.level_text if top else "")

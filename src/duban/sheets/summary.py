@@ -151,6 +151,24 @@ def previous_sheet_moment(plan: PlanInfo, as_of: datetime) -> datetime:
 
 
 def counts_then(engine: Engine, plan_id: str, moment: datetime) -> dict[str, Counts]:
-    """Each unit's counts at an earlier moment, judged by the store (one GROUP BY)."""
-    with engine.connect() as connection:
-        return {key[0]: counts for key, counts in count(connection, plan_id=plan_id, as_of=moment).items()}
+    """Each unit's counts at an earlier moment, judged by the store: one GROUP BY through sqlite3 or psycopg with
+    the read path's rule, or `duban.counts.count` where they do not open the store."""
+    from duban.readpath.connect import open_reader
+    from duban.readpath.rule import state_sql
+
+    reader = open_reader(engine.url.render_as_string(hide_password=False))
+    if reader is None:
+        with engine.connect() as connection:
+            return {key[0]: counts for key, counts in count(connection, plan_id=plan_id, as_of=moment).items()}
+    p, m = reader.param, reader.param("moment")
+    sql = (f"SELECT unit_id, {state_sql(m)} AS status, CASE WHEN verified_at IS NOT NULL AND verified_at <= {m}"
+           f" THEN 1 ELSE 0 END AS verified, COUNT(*) FROM occurrence WHERE plan_id = {p('plan')} AND NOT archived"
+           " GROUP BY unit_id, status, verified")
+    try:
+        rows = reader.all(sql, {"plan": plan_id, "moment": reader.instant(moment)})
+    finally:
+        reader.close()
+    result: dict[str, Counts] = {}
+    for unit_id, status, verified, n in rows:
+        result.setdefault(unit_id, Counts()).add_status(status, bool(verified), n)
+    return result

@@ -52,6 +52,7 @@ class Styles:
         self.percent = book.style(Style(number_format="0%"))
         self.total = book.style(Style(bold=True, fill="F2F2F2"))
         self.total_percent = book.style(Style(bold=True, fill="F2F2F2", number_format="0%"))
+        self.officials: dict[str, str] = {}  # per unit, worked out once
         self.lights = {light: book.style(Style(ink=ink, fill=fill, bold=light == "red"))
                        for light, (ink, fill) in PALETTE.items()}
 
@@ -67,11 +68,14 @@ class Styles:
 
 def item_row(item: Item, styles: Styles) -> list[Any]:
     """One ledger row for an occurrence."""
+    officials = styles.officials.get(item.unit.id)
+    if officials is None:
+        officials = styles.officials[item.unit.id] = item.unit.officials
     return [
         (item.status_text, styles.lights[item.light]), item.task.ref, (item.task.title, styles.wrap),
         item.owner_name, item.unit.label, (item.due.date(), styles.day),
         (item.days_text, styles.light("red" if item.status == "overdue" else None)), item.level_text, item.value,
-        item.target_text, item.evidence_count, item.verification, (item.unit.officials, styles.wrap), item.id,
+        item.target_text, item.evidence_count, item.verification, (officials, styles.wrap), item.id,
     ]
 
 
