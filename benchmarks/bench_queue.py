@@ -20,7 +20,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_web import free_port, run, sign_in, start_server
@@ -79,6 +79,8 @@ def seed_reports(url: str, plan: str, count: int) -> tuple[str, list[str]]:
         connection.execute(insert(EventRow.__table__), events)
         towns = list(connection.execute(select(UnitRow.id).where(UnitRow.plan_id == plan, UnitRow.kind == "town")
                                         .order_by(UnitRow.id)).scalars())
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE"))  # what autovacuum does after a campaign's writes
     engine.dispose()
     print(f"reports waiting: {len(rows)}")
     return first[office], towns

@@ -178,7 +178,9 @@ def _ordered(connection: Connection, plan_id: str, filters: Filters, state: str)
     and late share one pass: late is waiting, reported after the deadline.)"""
     base = "returned" if state == "returned" else "waiting"
     columns = (OCC.c.id, OCC.c.reported_at > OCC.c.due)
-    query = _select(*columns) if filters.sort == "unit" else select(*columns)  # the unit's name only to sort by
+    query = select(*columns)
+    if filters.sort == "unit":  # the unit's name, only to sort by
+        query = query.select_from(OCC.join(UNIT, and_(UNIT.c.plan_id == OCC.c.plan_id, UNIT.c.id == OCC.c.unit_id)))
     found = connection.execute(query.where(*_where(connection, plan_id, filters, base))
                                .order_by(*_order(filters.sort, base))).all()
     return [(i, bool(late)) for i, late in found if state != "late" or late]
