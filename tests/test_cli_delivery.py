@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import mailbox
+import re
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,9 @@ def test_demo_replays_to_the_local_outbox(prefect_harness, deployment):
     assert len(box) >= 2
     sms = (deployment / "var" / "outbox" / "sms.jsonl").read_text(encoding="utf-8").splitlines()
     assert sms and json.loads(sms[0])["to"].startswith("138")
+    assert re.search(r"^  2020-09-08 (\d+)人，(\d+)条（邮件 \d+，短信 \d+）", result.stdout, re.M)  # people, messages
+    assert "sent: 邮件 " in result.stdout and "没有新的消息" not in result.stdout
+    again = runner.invoke(app, ["demo", "--until", "2020-09-08"])
+    assert again.exit_code == 0, again.output
+    assert "\n没有新的消息：2020-09-01 至 2020-09-08 该发的提醒和催办，上次演示已经发出" in again.stdout
+    assert len(mailbox.Maildir(Path(deployment / "var" / "outbox" / "maildir"), create=False)) == len(box)

@@ -149,3 +149,68 @@ def test_the_outbox_speaks_chinese_names_people_and_counts_them_apart(synced):
     ids = read_csv(invoke("outbox", "--format", "csv", "--header", "en"))
     assert ids[1][ids[0].index("state")] == "queued" and ids[1][ids[0].index("as_of")] == "2020-10-29T09:00:00+08:00"
     assert json.loads(invoke("outbox", "--format", "json"))[0]["person_name"] == "吴书记"
+
+
+def on_terminal(args: list[str], env: dict[str, str]) -> tuple[bytes, bytes]:
+    """(what a terminal on stderr showed, stdout through a pipe) of `duban ARGS`."""
+    import pty
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "duban", *args], stdout=subprocess.PIPE, stderr=slave,
+                               env=env, cwd=ROOT)
+    os.close(slave)
+    shown = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # (EIO: the process closed its end)
+            break
+        if not data:
+            break
+        shown.append(data)
+    out = process.communicate()[0]
+    os.close(master)
+    assert process.returncode == 0, b"".join(shown)
+    return b"".join(shown), out
+
+
+@pytest.fixture
+def sync_env(tmp_path):
+    env = {**os.environ, "DUBAN_DATABASE_URL": f"sqlite:///{tmp_path / 'duban.sqlite'}", "DUBAN_CONFIG": os.devnull,
+           "DUBAN_VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm"}
+    env.pop("CI", None)
+    env.pop("DUBAN_PROGRESS", None)
+    return env
+
+
+def test_sync_shows_its_progress_on_a_terminal_and_nothing_of_it_in_a_pipe(sync_env, tmp_path):
+    args = ["sync", MINI, "--contacts", CONTACTS]
+    piped = subprocess.run([sys.executable, "-m", "duban", *args], env=sync_env, cwd=ROOT, capture_output=True)
+    assert piped.returncode == 0 and piped.stdout.startswith(b"mini-2020: units +4")
+    assert b"\x1b" not in piped.stdout + piped.stderr and b"\r" not in piped.stdout + piped.stderr
+    (tmp_path / "duban.sqlite").unlink()
+    shown, out = on_terminal(args, sync_env)
+    assert b"\x1b[" in shown and "同步".encode() in shown and "写入".encode() in shown  # the bar, at its last phase
+    assert out.startswith(b"mini-2020: units +4") and b"\x1b" not in out  # the output itself stays plain
+    (tmp_path / "duban.sqlite").unlink()
+    for quiet in ({"CI": "true"}, {"DUBAN_PROGRESS": "0"}, {"TERM": "dumb"}):
+        shown, out = on_terminal(args, sync_env | quiet)
+        assert b"\x1b" not in shown and out.startswith(b"mini-2020: units +4"), quiet
+        (tmp_path / "duban.sqlite").unlink()
+
+
+def test_a_prefect_server_that_cannot_start_is_one_line_after_one_retry(sync_env, tmp_path):
+    assert subprocess.run([sys.executable, "-m", "duban", "sync", MINI, "--contacts", CONTACTS], env=sync_env,
+                          cwd=ROOT, capture_output=True).returncode == 0
+    (tmp_path / "a-file").write_text("")
+    env = {k: v for k, v in sync_env.items() if k != "PREFECT_API_URL"} | {
+        "PREFECT_HOME": str(tmp_path / "a-file" / "prefect"),  # under a file: nothing can be written there
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "2"}
+    done = subprocess.run([sys.executable, "-m", "duban", "run", "remind", "--as-of", "2020-09-15T09:00"], env=env,
+                          cwd=ROOT, capture_output=True)
+    said = done.stderr.decode().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr.decode()
+    assert said[0] == "duban: Prefect's temporary server did not answer within 2 s; trying once more (up to 6 s)"
+    assert said[1].startswith("duban: Prefect's temporary server did not start (tried 2 times: ")
+    assert f"its output is in {tmp_path / 'var' / 'prefect-server.log'}" in said[1]
+    assert f"Check that PREFECT_HOME ({tmp_path / 'a-file' / 'prefect'})" in said[1] and len(said) == 2

@@ -213,12 +213,16 @@ def describe(runs: list[ScheduledRun]) -> str:
     return ", ".join(f"{n} {names.get(flow, flow + ' runs')}" for flow, n in counts.items())
 
 
-def run_line(run: ScheduledRun, result: object) -> str:
-    """What one replayed run printed worth a line: the daily run's queue, a digest, a bulletin (sheets: quiet)."""
+def run_line(run: ScheduledRun, result: object, new: str = "") -> str:
+    """What one replayed run printed worth a line: the daily run's queue, a digest, a bulletin (sheets: quiet).
+    `new`: what the run added to the outbox, people and messages apart (`103人，206条（邮件 103，短信 103）`)."""
     if run.flow == "sheets":
         return ""
     if run.flow == "daily" and isinstance(result, dict):
         queued = next((line for line in result.get("lines", []) if line.startswith("queued")), "")
+        stages = queued.partition("; stages: ")[2]
+        if new:
+            return f"  {run.at:%Y-%m-%d} {new}" + (f"；stages: {stages}" if stages and stages != "none" else "")
         return f"  {run.at:%Y-%m-%d} {queued.removeprefix('queued: ')}"
     text = result.get("lines", [""])[0] if isinstance(result, dict) else str(result)
     return f"  {run.at:%Y-%m-%d %H:%M} {run.flow}: {text}"

@@ -4,6 +4,8 @@ Read only; the outbox's own rules (claims, retries) stay in duban.outbox."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -92,3 +94,65 @@ def summary(engine: Engine, *, plan_id: str | None = None, person_id: str | None
     if not found:
         return "发件箱里没有消息" + ("（此人）" if person_id else "")
     return "  ".join(f"{STATE_LABELS[s]} {found[s][0]}条（{found[s][1]}人）" for s in STATES if s in found)
+
+
+def total(engine: Engine, *, plan_id: str | None = None) -> int:
+    """How many messages the outbox holds (for the plan), whatever their state."""
+    c = NotificationRow.__table__.c
+    query = select(func.count()).select_from(NotificationRow.__table__)
+    if plan_id is not None:
+        query = query.where(c.plan_id == plan_id)
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar() or 0)
+
+
+def by_channel(engine: Engine, *, plan_id: str | None = None) -> str:
+    """`sent: 邮件 6245条（709人），短信 6245条（709人）`: what went out, messages and people apart, per channel."""
+    c = NotificationRow.__table__.c
+    query = (select(c.channel, func.count(), func.count(c.person_id.distinct())).where(c.state == "sent")
+             .group_by(c.channel).order_by(c.channel))
+    if plan_id is not None:
+        query = query.where(c.plan_id == plan_id)
+    with engine.connect() as connection:
+        found = connection.execute(query).all()
+    parts = [f"{CHANNEL_LABELS.get(channel, channel)} {messages}条（{people}人）"
+             for channel, messages, people in found]
+    return "sent: " + ("，".join(parts) if parts else "没有消息")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What the outbox gained past a row id: messages, people, messages per channel."""
+
+    last_id: int
+    messages: int = 0
+    people: int = 0
+    channels: tuple[tuple[str, int], ...] = ()
+
+    def text(self) -> str:
+        """`103人，206条（邮件 103，短信 103）`."""
+        if not self.messages:
+            return "没有新消息"
+        channels = "，".join(f"{CHANNEL_LABELS.get(c, c)} {n}" for c, n in self.channels)
+        return f"{self.people}人，{self.messages}条（{channels}）"
+
+
+def new_since(engine: Engine, last_id: int, *, plan_id: str | None = None) -> Batch:
+    """The outbox rows added after `last_id` (ids only grow), counted."""
+    c = NotificationRow.__table__.c
+    query = select(c.id, c.person_id, c.channel).where(c.id > last_id)
+    if plan_id is not None:
+        query = query.where(c.plan_id == plan_id)
+    with engine.connect() as connection:
+        found = connection.execute(query).all()
+    if not found:
+        return Batch(last_id)
+    channels = Counter(row.channel for row in found)
+    return Batch(max(row.id for row in found), len(found), len({row.person_id for row in found}),
+                 tuple(sorted(channels.items())))
+
+
+def last_id(engine: Engine) -> int:
+    """The newest outbox row's id (0 when empty)."""
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.max(NotificationRow.__table__.c.id))).scalar() or 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,3 +79,59 @@ def serve_all(items: list[Any]) -> None:
     from prefect import serve
 
     serve(*items, pause_on_shutdown=False)
+
+
+class PrefectUnavailable(RuntimeError):
+    """Prefect's temporary server did not start: one line for people (its own output is in a log file)."""
+
+
+def start_temporary_server(log_path: Path, attempts: int = 2) -> str | None:
+    """Start Prefect's temporary (ephemeral) server now, once, so every flow run of the command uses it; a second
+    try waits three times as long (a loaded machine starts it slowly). The server's own output goes to `log_path`,
+    not to the terminal. Returns its address, or None when PREFECT_API_URL names a server (nothing to start)."""
+    import os
+    import sys
+
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    if PREFECT_API_URL.value():
+        return None
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    wait, reason = int(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), ""
+    for attempt in range(attempts):
+        server = SubprocessASGIServer()
+        with _stderr_to(log_path):  # (Prefect's own lines about starting and stopping it go there too)
+            try:
+                server.start(timeout=wait)
+                return server.address
+            except RuntimeError as error:  # (Prefect raises only RuntimeError when its server does not answer)
+                reason = str(error).split(" stdout:")[0]
+                server.stop()  # (and forget it, so the retry starts a new one)
+        if attempt + 1 < attempts:
+            print(f"duban: Prefect's temporary server did not answer within {wait} s; trying once more "
+                  f"(up to {wait * 3} s)", file=sys.stderr)
+            wait *= 3
+    home = os.environ.get("PREFECT_HOME", "~/.prefect")
+    raise PrefectUnavailable(
+        f"Prefect's temporary server did not start (tried {attempts} times: {reason.rstrip('.')}); "
+        f"its output is in {log_path}. Check that PREFECT_HOME ({home}) is a folder you can write, "
+        f"or set PREFECT_API_URL to a running server (`prefect server start`)")
+
+
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 at a file for a while: the server process inherits it, so its traceback lands there."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("ab") as file:
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)

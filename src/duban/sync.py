@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -273,16 +273,20 @@ def _refusal(connection: Connection, plan_id: str, people: _Diff, occurrences: _
             "to the catalog or directory")
 
 
+STEPS = ("核对单位、人员和任务", "展开事项", "核对事项", "写入")
+
+
 def _sha(catalog_text: str, people: Sequence[Person]) -> str:
     return hashlib.sha256((catalog_text + repr(sorted(people, key=lambda p: p.id))).encode()).hexdigest()
 
 
 def sync(*, engine: Engine, catalog: Catalog, catalog_text: str, people: Sequence[Person] | None, now: datetime,
-         limits: ArchiveLimits = ArchiveLimits()) -> SyncReport:
+         limits: ArchiveLimits = ArchiveLimits(), on_step: Callable[[str], None] | None = None) -> SyncReport:
     """Make the store carry this catalog and directory (None: keep the store's); a second run changes nothing.
 
     Refused (SyncRefused, nothing changed) when it would archive more people or reported items than `limits` allow.
-    """
+    `on_step` hears each of the STEPS phases begin (a progress bar)."""
+    step = on_step or (lambda label: None)
     plan = catalog.plan
     report = SyncReport(plan.id)
     stamp = utc(now)
@@ -296,6 +300,7 @@ def sync(*, engine: Engine, catalog: Catalog, catalog_text: str, people: Sequenc
         if current == sha:
             return report
         reconcile = _Reconciler(connection, plan.id)
+        step(STEPS[0])
         diffs = {
             "units": reconcile.diff(UnitRow.__table__, {
                 u.id: {"name": u.name, "short": u.short, "kind": u.kind, "archived": False}
@@ -310,13 +315,17 @@ def sync(*, engine: Engine, catalog: Catalog, catalog_text: str, people: Sequenc
             "tasks": reconcile.diff(TaskRow.__table__, {t.id: _task_values(t, i) for i, t in enumerate(catalog.tasks)},
                                     scope=TaskRow.__table__.c.origin == "catalog"),
         }
+        step(STEPS[1])
+        desired = desired_occurrences(catalog, people)
+        step(STEPS[2])
         reported = _reported_occurrences(connection, plan.id)
         settled = [i for i, (state, _) in reported.items() if state not in PENDING]
-        diffs["occurrences"] = reconcile.diff(OccurrenceRow.__table__, desired_occurrences(catalog, people),
-                                              protect=settled, scope=_of_catalog(plan.id))
+        diffs["occurrences"] = reconcile.diff(OccurrenceRow.__table__, desired, protect=settled,
+                                              scope=_of_catalog(plan.id))
         refusal = _refusal(connection, plan.id, diffs["people"], diffs["occurrences"], reported, limits)
         if refusal:
             raise SyncRefused(refusal)
+        step(STEPS[3])
         _write_plan(connection, catalog, catalog_text, sha, stamp, exists=current is not None)
         report.kinds = {kind: reconcile.apply(diff) for kind, diff in diffs.items()}
         report.done_at_load = record_done_at_load(connection, catalog, now)  # catalog: already done

@@ -236,10 +236,13 @@ def import_reports(
     if not file.is_file():
         raise FileNotFoundError(f"{file}: no such file")
     store, plan_id, tz, moment = _store(plan, as_of)
+    from duban.progress import bar
+
     try:
-        result = ledger.import_reports(engine=store, path=file, plan_id=plan_id, tz=tz, now=moment,
-                                       store=evidence.store_for(settings()),
-                                       max_bytes=settings().upload_max_mb * 1024 * 1024)
+        with bar("导入台账"):  # a spinner and the time taken, on a terminal only
+            result = ledger.import_reports(engine=store, path=file, plan_id=plan_id, tz=tz, now=moment,
+                                           store=evidence.store_for(settings()),
+                                           max_bytes=settings().upload_max_mb * 1024 * 1024)
     except ledger.LedgerError as error:
         for problem in error.problems:
             typer.echo(problem, err=True)

@@ -38,10 +38,11 @@ class Format(StrEnum):
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are the user's mistake, shown as one line each, never as a traceback."""
+    from duban.serving import PrefectUnavailable
     from duban.store import StoreError
     from duban.timeutil import MomentError
 
-    return (StoreError, MomentError, ValueError, FileNotFoundError, PermissionError)
+    return (StoreError, MomentError, ValueError, FileNotFoundError, PermissionError, PrefectUnavailable)
 
 
 def friendly(command: F) -> F:

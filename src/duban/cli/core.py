@@ -212,7 +212,8 @@ def sync(
     Without --contacts (or DUBAN_CONTACTS) the store's directory is kept."""
     from dataclasses import replace
 
-    from duban.sync import limits_from, require_people
+    from duban.progress import bar
+    from duban.sync import STEPS, limits_from, require_people
     from duban.sync import sync as run_sync
 
     catalog, people = _load(path, contacts)
@@ -224,8 +225,9 @@ def sync(
     if max_archive_reported is not None:
         limits = replace(limits, reported_pct=max_archive_reported)
     text = _catalog_path(path).read_text(encoding="utf-8")
-    report = run_sync(engine=engine(migrate=True), catalog=catalog, catalog_text=text, people=people, now=now(),
-                      limits=limits)
+    with bar("同步", len(STEPS)) as progress:
+        report = run_sync(engine=engine(migrate=True), catalog=catalog, catalog_text=text, people=people, now=now(),
+                          limits=limits, on_step=progress.step)
     if report.people_kept:
         typer.echo(f"duban: no --contacts given: kept the store's {report.people_kept} people", err=True)
     elif report.people_kept == 0 and any(t.owner.startswith("role:") for t in catalog.tasks):

@@ -28,8 +28,18 @@ def flows_dir() -> Path:
 def _prefect_defaults() -> None:
     """No telemetry from the local Prefect server (offline it only logs errors), unless asked for."""
     import os
+    import warnings
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # An unwritable PREFECT_HOME is said once, in the one line of `start_server` (not as a warning at import).
+    warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory", category=UserWarning)
+
+
+def start_server() -> None:
+    """Prefect's temporary server, started before the first flow run: one line and one retry if it cannot start."""
+    from duban.serving import start_temporary_server
+
+    start_temporary_server(settings().var_path / "prefect-server.log")
 
 
 def load_flow(name: str) -> Any:
@@ -81,6 +91,7 @@ def _console_handlers_to_current_streams() -> None:
 def call_flow(name: str, **given: Any) -> Any:
     """Run a flow with the parameters it accepts."""
     flow = load_flow(name)
+    start_server()
     _console_handlers_to_current_streams()
     accepted = inspect.signature(flow.fn).parameters
     return flow(**{key: value for key, value in given.items() if key in accepted and value is not None})
@@ -211,37 +222,51 @@ def simulate(
     from_: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD")],
     to: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD")],
     plan: PlanOpt = None,
-    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    header: Annotated[str, typer.Option("--header", help="CSV headers: zh (for people) or en (ids, for programs)")]
+    = "zh",
     render: Annotated[bool, typer.Option("--render", help="render every message through the templates (slower)")]
     = False,
 ) -> None:
     """Replay the campaign day by day on a copy of the store; print every notification each day would send."""
     from duban import output
+    from duban.progress import bar
     from duban.simulate import COLUMNS, rows_of
     from duban.simulate import simulate as replay
     from duban.timeutil import parse_day
     from duban.views import pick_plan
 
-    if format not in ("table", "json"):
-        raise ValueError(f"--format: '{format}' (use table or json)")
+    if format not in ("table", "json", "csv"):
+        raise ValueError(f"--format: '{format}' (use table, json or csv)")
+    output.check_header(header)
     start, end = parse_day(from_), parse_day(to)
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
     store = engine(migrate=True)
     plan_id, _ = pick_plan(store, plan)
-    everything, total = [], 0
-    for moment, report in replay(engine=store, settings=settings(), plan_id=plan_id, start=start, end=end,
-                                 render=render):
-        rows = rows_of(moment, report)
-        total += len(rows)
-        if format == "json":
-            everything += rows
-        elif rows:
-            emit(f"\n{moment:%Y-%m-%d %H:%M} — {report.summary()}")
-            emit(output.table(rows, COLUMNS, limit_title=40))
+    everything, people, total = [], set(), 0
+    with bar("模拟", (end - start).days + 1, echo=emit) as progress:
+        for moment, report in replay(engine=store, settings=settings(), plan_id=plan_id, start=start, end=end,
+                                     render=render):
+            progress.reach((moment.date() - start).days + 1, f"模拟 {moment:%Y-%m-%d}")
+            rows = rows_of(moment, report)
+            people.update(row["person"] for row in rows)
+            total += len(rows)
+            if format != "table":
+                everything += rows
+            elif rows:
+                progress.say(f"\n{moment:%Y-%m-%d %H:%M} — {report.summary()}")
+                progress.say(output.table(rows, COLUMNS, limit_title=40))
     if format == "json":
         emit(output.as_json(everything))
-    typer.echo(f"{total} notification(s) from {start} to {end} (assuming nobody reports anything done)", err=True)
+    elif format == "csv":
+        emit(output.as_csv(everything, COLUMNS, header))
+    typer.echo(f"{start} 至 {end}：{people_and_messages(len(people), total)}（假设无人报告办结）", err=True)
+
+
+def people_and_messages(people: int, messages: int) -> str:
+    """`709人，1418条`: who is told apart from how often (one person gets an email and an SMS)."""
+    return f"{people}人，{messages}条" if messages else "没有消息"
 
 
 @app.command()
@@ -255,10 +280,13 @@ def demo(
     import os
 
     from duban import demo as demo_mod
+    from duban import outboxview as view
     from duban.catalog import load_catalog
     from duban.directory import load_people
     from duban.notify import outbox_dir
+    from duban.progress import bar
     from duban.schedule import calendar_for
+    from duban.sync import STEPS
     from duban.sync import sync as run_sync
     from duban.timeutil import parse_day
 
@@ -270,26 +298,38 @@ def demo(
     catalog = load_catalog(catalog_path)
     people = load_people(contacts_path, catalog)
     store = engine(migrate=True)
-    report = run_sync(engine=store, catalog=catalog, catalog_text=catalog_path.read_text(encoding="utf-8"),
-                      people=people, now=now())
+    with bar("同步", len(STEPS)) as progress:
+        report = run_sync(engine=store, catalog=catalog, catalog_text=catalog_path.read_text(encoding="utf-8"),
+                          people=people, now=now(), on_step=progress.step)
     emit(f"sync: {report.summary()}")
     plan = catalog.plan
     calendar, tz = calendar_for(catalog), plan.tz
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     runs = demo_mod.scheduled_runs(flows_dir().parent / "prefect.yaml", plan.start, min(last, plan.end), calendar, tz)
     flows = {name: load_flow(name) for name in sorted({run.flow for run in runs})}
-    _console_handlers_to_current_streams()
     emit(f"replaying {demo_mod.describe(runs)} of prefect.yaml, {plan.start} to {last} "
-         f"(the first flow run starts Prefect's local server: a few seconds)")
-    for run in runs:
-        demo_mod.report_due(engine=store, plan_id=plan.id, as_of=run.at, calendar=calendar, tz=tz)
-        extra = {"local": True, "sync": False} if run.flow == "daily" else {}
-        line = demo_mod.run_line(run, flows[run.flow](as_of=run.at.isoformat(), plan=plan.id, **extra))
-        if line:
-            emit(line)
+         f"(starting Prefect's local server first: a few seconds)")
+    start_server()
+    _console_handlers_to_current_streams()
+    before, seen = view.total(store, plan_id=plan.id), view.last_id(store)
+    with bar("重放", len(runs), echo=emit) as progress:
+        for done, run in enumerate(runs, 1):
+            demo_mod.report_due(engine=store, plan_id=plan.id, as_of=run.at, calendar=calendar, tz=tz)
+            extra = {"local": True, "sync": False} if run.flow == "daily" else {}
+            result = flows[run.flow](as_of=run.at.isoformat(), plan=plan.id, **extra)
+            batch = view.new_since(store, seen, plan_id=plan.id)  # (a digest's emails are its own, not the next day's)
+            seen = batch.last_id
+            line = demo_mod.run_line(run, result, batch.text())
+            progress.reach(done, f"重放 {run.at:%Y-%m-%d} {run.flow}")
+            if line:
+                progress.say(line)
     files = demo_mod.outbox_files(config)
+    if view.total(store, plan_id=plan.id) == before:
+        emit(f"\n没有新的消息：{plan.start} 至 {last} 该发的提醒和催办，上次演示已经发出（发件箱共 {before} 条）；"
+             f"要从头再来：duban demo --reset")
     emit(f"\ndone: {files.emails} email(s) in {files.maildir} (a Maildir: open it with mutt -f, or Python's mailbox)")
     emit(f"      {files.sms_lines} SMS in {files.sms} (one JSON object a line)")
+    emit(f"      {view.by_channel(store, plan_id=plan.id)}")
     for subject in files.first_subjects:
         emit(f"      e.g. {subject}")
     emit(f"outbox folder: {outbox_dir(config)}; see `duban outbox`, `duban status --as-of {last}`")

@@ -52,8 +52,11 @@ def sheet(
         raise ValueError("--horizon: give a number of days, 0 or more")
     store, plan_id, tz = _store(plan)
     moment = parse_moment(as_of, tz) if as_of else now()
-    paths = write_status_sheet(engine=store, plan_id=plan_id, as_of=moment, out_dir=_out(out, "sheets"),
-                               formats=formats, templates_dir=_templates(templates), horizon_days=horizon)
+    from duban.progress import bar
+
+    with bar("写督办表"):  # a spinner and the time taken, on a terminal only
+        paths = write_status_sheet(engine=store, plan_id=plan_id, as_of=moment, out_dir=_out(out, "sheets"),
+                                   formats=formats, templates_dir=_templates(templates), horizon_days=horizon)
     emit("\n".join(str(path) for path in paths))
 
 
