@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, insert, types, update
 
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime writes, so SQL comparisons agree
+MAX_PARAMETERS = 30_000  # per statement: under SQLite's default bound (32,766) and PostgreSQL's (65,535)
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
@@ -35,10 +37,20 @@ def _sqlite_converter(column_type: types.TypeEngine) -> Callable[[Any], Any] | N
 def _driver_rows(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]
 ) -> list[tuple]:
-    if connection.dialect.name != "sqlite":
-        return [tuple(row[c] for c in columns) for row in rows]
-    pairs = [(c, _sqlite_converter(table.c[c].type)) for c in columns]
-    return [tuple(row[c] if convert is None else convert(row[c]) for c, convert in pairs) for row in rows]
+    get = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    converters = []
+    if connection.dialect.name == "sqlite":
+        converters = [(i, convert) for i, c in enumerate(columns)
+                      if (convert := _sqlite_converter(table.c[c].type)) is not None]
+    if not converters:
+        return [get(row) for row in rows]
+    result = []
+    for row in rows:
+        values = list(get(row))
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        result.append(tuple(values))
+    return result
 
 
 def _marker(connection: Connection) -> str:
@@ -101,3 +113,32 @@ def update_rows(connection: Connection, table: Table, keys: Sequence[str], rows:
     where = " AND ".join(f"{k} = {marker}" for k in keys)
     sql = f"UPDATE {table.name} SET {sets} WHERE {where}"
     connection.exec_driver_sql(sql, _driver_rows(connection, table, rows, [*columns, *keys]))
+
+
+def insert_new(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], returning: Sequence[str],
+    conflict: Sequence[str] = (),
+) -> list[tuple]:
+    """INSERT every row whose unique key is free (ON CONFLICT DO NOTHING, on `conflict`'s columns when given, else
+    on any unique constraint); return `returning`'s columns of the rows this statement inserted (SQLite and
+    PostgreSQL: multi-row VALUES statements at driver speed, each under the bound on parameters)."""
+    if not rows:
+        return []
+    defaults = _scalar_defaults(table, rows[0])
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
+    columns = list(rows[0])
+    marker = _marker(connection)
+    one = f"({', '.join([marker] * len(columns))})"
+    target = f" ({', '.join(conflict)})" if conflict else ""
+    tail = f" ON CONFLICT{target} DO NOTHING RETURNING {', '.join(returning)}"
+    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+    values = _driver_rows(connection, table, rows, columns)
+    step = max(1, MAX_PARAMETERS // len(columns))
+    found: list[tuple] = []
+    for start in range(0, len(values), step):
+        part = values[start:start + step]
+        flat = [value for row in part for value in row]
+        found += [tuple(r) for r in connection.exec_driver_sql(head + ", ".join([one] * len(part)) + tail,
+                                                               tuple(flat))]
+    return found

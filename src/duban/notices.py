@@ -7,6 +7,7 @@ so two runs at once, or a run repeated for the same moment, never put the same s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter, defaultdict
@@ -17,11 +18,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment
+from jinja2 import Environment, Template
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from duban import shortlinks
+from duban.bulk import insert_new
 from duban.catalog import Policy, parse_catalog
 from duban.config import Settings
 from duban.directory import person_from_row
@@ -90,6 +91,14 @@ class PlanContext:
     quiet: tuple[time, time] | None
     roles: dict[str, str] = field(default_factory=dict)
     office_id: str = ""
+    templates: dict[str, Template] = field(default_factory=dict)
+
+    def template(self, name: str) -> Template:
+        """A compiled template, looked up once per run (Jinja's own lookup checks the file's age every time)."""
+        found = self.templates.get(name)
+        if found is None:
+            found = self.templates[name] = self.env.get_template(name)
+        return found
 
 
 @dataclass(frozen=True)
@@ -216,7 +225,7 @@ def load_context(*, engine: Engine, plan_id: str, settings: Settings, secret: st
     return PlanContext(
         plan_id=plan_id, title=plan.title, office=office, tz=tz, calendar=calendar,
         clock=EscalationClock(calendar, catalog.plan.remind_at, tz), tasks=tasks, units=units, directory=directory,
-        settings=settings, secret=secret, env=env or environment(settings.templates_dir or None),
+        settings=settings, secret=secret, env=env or environment(settings.templates_dir or None, reload=False),
         quiet=parse_quiet_hours(settings.quiet_hours), roles=dict(catalog.roles), office_id=catalog.plan.office or "",
     )
 
@@ -346,10 +355,6 @@ def chunks(messages: list[Message], size: int = BATCH) -> list[Chunk]:
     return [Chunk(messages[start:start + size]) for start in range(0, len(messages), size)]
 
 
-def _insert(connection: Connection, table: Any) -> Any:
-    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
-
-
 def _claim_deliveries(
     connection: Connection, plan_id: str, messages: list[Message], at: datetime, day: date,
 ) -> tuple[set[tuple], dict[tuple[str, str], int]]:
@@ -358,9 +363,8 @@ def _claim_deliveries(
 
     Each message's rows carry a negative placeholder `notification_id` (-1, -2, ...) until `_link` sets the
     real one before commit, so no committed row ever holds one: other transactions' placeholders are
-    invisible (PostgreSQL) or serialized away (SQLite), and a select by placeholder finds exactly ours.
+    invisible (PostgreSQL) or serialized away (SQLite), and an update by placeholder finds exactly ours.
     """
-    table = DeliveryRow.__table__
     tokens = {(m.person_id, m.channel): -(index + 1) for index, m in enumerate(messages)}
     rows = [{"plan_id": plan_id, "occurrence_id": item.occurrence_id, "stage": item.stage.name,
              "person_id": m.person_id, "channel": m.channel, "at": at,
@@ -369,16 +373,8 @@ def _claim_deliveries(
     rows += [{"plan_id": plan_id, "occurrence_id": line.key, "stage": line.stage(day), "person_id": m.person_id,
               "channel": m.channel, "at": at, "notification_id": tokens[(m.person_id, m.channel)]}
              for m in messages for line in m.lines]
-    if not rows:
-        return set(), tokens
-    connection.execute(_insert(connection, table).on_conflict_do_nothing(), rows)
-    kept: set[tuple] = set()
-    values = sorted(tokens.values())
-    for start in range(0, len(values), 900):
-        query = select(table.c.occurrence_id, table.c.stage, table.c.person_id, table.c.channel).where(
-            table.c.notification_id.in_(values[start:start + 900]))
-        kept.update(tuple(r) for r in connection.execute(query))
-    return kept, tokens
+    kept = insert_new(connection, DeliveryRow.__table__, rows, ("occurrence_id", "stage", "person_id", "channel"))
+    return set(kept), tokens
 
 
 def _sms_today(connection: Connection, ctx: PlanContext, people: list[str], day: date) -> Counter:
@@ -523,8 +519,15 @@ def _owner_name(ctx: PlanContext, item: Item, with_unit: bool = True) -> str:
 def _page_url(ctx: PlanContext, person: Any, link: str, filters: dict[str, str]) -> str:
     """The list filtered to a set: /all, which shows each person what they may see (everything, for the office and
     leaders; their unit's, for its head and in_charge), so the link lands on exactly the set they were told of."""
+    path, quoted = _list_path(tuple(filters.items()))
+    return f"{link}?next={quoted}" if link else ctx.settings.base_url.rstrip("/") + path
+
+
+@functools.lru_cache(maxsize=4096)
+def _list_path(filters: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """/all?<filters>, as it is and quoted for ?next= (a few dozen sets a run, each told to many people)."""
     path = "/all?" + urlencode(filters)
-    return f"{link}?next={quote(path, safe='/')}" if link else ctx.settings.base_url.rstrip("/") + path
+    return path, quote(path, safe="/")
 
 
 def _line_view(ctx: PlanContext, line: Line, as_of_day: date, person: Any, link: str) -> dict[str, Any]:
@@ -610,7 +613,6 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
         "missed_url": _page_url(ctx, person, link, missed_filters) if message.missed else "",
         "all_url": _page_url(ctx, person, link, {"status": "overdue"}),
     }
-    env = ctx.env
     first = items[0] if items else {"title": lines[0]["title"], "due_day": lines[0]["soonest"]}
     sms_params = {
         "name": person.name if person else "", "count": str(len(message.items) + len(message.lines)),
@@ -619,17 +621,17 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
     }
     values["sms_params"] = sms_params
     if message.channel == "email":
-        subject = " ".join(env.get_template("email/notice_subject.txt").render(values).split())
-        body_text = env.get_template("email/notice.txt").render(values)
-        body_html = env.get_template("email/notice.html").render(values)
+        subject = " ".join(ctx.template("email/notice_subject.txt").render(values).split())
+        body_text = ctx.template("email/notice.txt").render(values)
+        body_html = ctx.template("email/notice.html").render(values)
         address = person.email
     elif message.channel == "sms":
         values["short_link"] = link
-        subject, body_text, body_html = "", env.get_template("sms/notice.txt").render(values).strip(), ""
+        subject, body_text, body_html = "", ctx.template("sms/notice.txt").render(values).strip(), ""
         address = person.mobile
     else:
-        subject = " ".join(env.get_template("robot/notice_title.txt").render(values).split())
-        body_text, body_html, address = env.get_template("robot/notice.md").render(values), "", ""
+        subject = " ".join(ctx.template("robot/notice_title.txt").render(values).split())
+        body_text, body_html, address = ctx.template("robot/notice.md").render(values), "", ""
     data = {"name": person.name if person else "", "from_name": f"{ctx.office}督办" if ctx.office else "督办",
             "kind": "notice", "items": [[i.occurrence_id, i.stage.name] for i in message.items], "groups": groups,
             "sms_params": sms_params}

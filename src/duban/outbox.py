@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from duban.bulk import insert_new
 from duban.models import NotificationRow
 from duban.store import utc
 
@@ -76,11 +76,6 @@ class SendError(Exception):
         self.unreachable = unreachable
 
 
-def _insert(connection: Connection):  # noqa: ANN202 - dialect-specific Insert
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(TABLE)
-
-
 def _row(notification: Mapping[str, Any]) -> dict[str, Any]:
     row = {name: notification.get(name, "") for name in COLUMNS}
     missing = [name for name in ("plan_id", "key", "person_id", "channel", "as_of") if not row[name]]
@@ -105,8 +100,7 @@ def enqueue_ids(*, connection: Connection, notifications: list[dict]) -> dict[st
     if not notifications:
         return {}
     rows = [_row(n) for n in notifications]
-    statement = _insert(connection).on_conflict_do_nothing(index_elements=["key"]).returning(TABLE.c.key, TABLE.c.id)
-    return {key: row_id for key, row_id in connection.execute(statement, rows)}
+    return dict(insert_new(connection, TABLE, rows, ("key", "id"), conflict=("key",)))
 
 
 def _eligible(as_of: datetime, now: datetime, lease: timedelta):  # noqa: ANN202 - SQL expression

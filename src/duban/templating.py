@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -33,16 +34,35 @@ def _cn_weekday(value: date) -> str:
     return f"星期{WEEKDAYS[value.weekday()]}"
 
 
-def environment(override_dir: str | Path | None = None) -> Environment:
-    """Templates from `override_dir` win over the shipped ones; HTML is autoescaped."""
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(Environment):
+    """Jinja's environment, with `item.title` on a plain dict looked up as a key at once: Jinja tries the attribute
+    first and catches the AttributeError, which costs more than the rest of the lookup (and messages render
+    dozens of them). The answer is the same: a plain dict's attributes are exactly dir(dict)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+def environment(override_dir: str | Path | None = None, reload: bool = True) -> Environment:
+    """Templates from `override_dir` win over the shipped ones; HTML is autoescaped. `reload=False`: a template is
+    read once (for a run that renders thousands of messages; a long-lived server sees edits)."""
     folders = [Path(override_dir)] if override_dir else []
     loader = ChoiceLoader([FileSystemLoader(str(folder)) for folder in [*folders, SHIPPED]])
-    env = Environment(
+    env = _Environment(
         loader=loader,
         autoescape=select_autoescape(["html", "htm", "xml", "svg"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=reload,
     )
     env.filters.update(cn_date=_cn_date, cn_datetime=_cn_datetime, cn_weekday=_cn_weekday)
     return env
