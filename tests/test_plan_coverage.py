@@ -136,7 +136,7 @@ REF = re.compile(r"^([二三四])（([一二三四五六七八九十]+)）(\d*)$
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 BUILTIN_ROLES = {"head", "in_charge", "liaison", "leader"}
 FREQUENCIES = {"daily", "weekly", "semimonthly", "monthly", "quarterly", "yearly"}
-TOP_KEYS = {"plan", "roles", "defaults", "units", "groups", "digest", "tasks"}
+TOP_KEYS = {"plan", "roles", "defaults", "units", "groups", "digest", "sections", "tasks"}
 PLAN_KEYS = {"id", "title", "timezone", "start", "end", "workdays", "holidays", "extra_workdays", "remind_at", "office"}
 TASK_KEYS = {"id", "ref", "title", "quote", "owner", "co_owners", "every", "due", "times", "from", "to",
              "evidence", "target", "remind", "escalate", "channels", "note", "report_grace", "done_at_load",

@@ -46,7 +46,7 @@ TASK_KEYS = {
 } | POLICY_KEYS - {"repeat_every"}
 OWNER_LISTS = {"problems": "问题清单 (duban import-problems)"}  # lists a task's owners may come from
 DONE_KEYS = {"by", "date", "note"}  # not "on": YAML 1.1 reads it as true
-TOP_KEYS = {"plan", "defaults", "roles", "units", "groups", "digest", "tasks"}
+TOP_KEYS = {"plan", "defaults", "roles", "units", "groups", "digest", "sections", "tasks"}
 # Fields that may span lines: they appear on web pages and sheets only, never in a mail header or an SMS.
 MULTILINE_KEYS = {"quote", "note"}
 
@@ -224,6 +224,7 @@ class Catalog:
     tasks: tuple[Task, ...]
     digest_to: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
+    sections: dict[str, str] = field(default_factory=dict)  # section titles by clause: 二（一） -> 全面落实…
 
     def owner_units(self, owner: str) -> list[str]:
         """Unit ids an owner expression stands for (empty for role owners)."""
@@ -666,6 +667,13 @@ def parse_catalog(text: str, path: str = "tasks_catalog.yaml") -> Catalog:
         for value, where in r.items(m, "to", "digest") if m is not None else []:
             digest_to.append(str(value))
             targets.append((str(value), where))
+    sections: dict[str, str] = {}
+    if "sections" in top:
+        value, where = top["sections"], top.value_where["sections"]
+        if isinstance(value, dict) and all(isinstance(v, str) and v.strip() for v in value.values()):
+            sections = {str(k): str(v).strip() for k, v in value.items()}
+        else:
+            r.problem(where, "sections: give each section's clause and title, e.g. 二（一）: 全面落实“四个不摘”要求")
     tasks: list[Task] = []
     if plan is not None:
         ctx = {"plan": plan, "defaults": defaults, "targets": targets, "owners": [], "reported_with": [],
@@ -694,7 +702,8 @@ def parse_catalog(text: str, path: str = "tasks_catalog.yaml") -> Catalog:
     _check_targets(r, targets, units, roles)
     if r.problems or plan is None:
         raise CatalogError(sorted(r.problems, key=lambda p: (p.where.line, p.where.col)))
-    return Catalog(plan, defaults, units, groups, roles, tuple(tasks), tuple(digest_to), source=path)
+    return Catalog(plan, defaults, units, groups, roles, tuple(tasks), tuple(digest_to), source=path,
+                   sections=sections)
 
 
 def _check_calendar(r: _Reader, plan: Plan, top: Located) -> None:

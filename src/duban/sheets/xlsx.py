@@ -112,14 +112,16 @@ def write_ledger(sheet: StatusSheet, path: Path, snapshot: Snapshot | None = Non
             (max((b.worst_days for b in sheet.units), default=0) or None, styles.total), ("", styles.total),
             ("", styles.total)])
     ws.finish()
-    titles = getattr(sheet.plan.catalog, "sections", None) or {}
+    titles = sheet.plan.catalog.sections
+    cases = sorted((i for i in (snapshot.items if snapshot else []) if i.task.is_problem), key=urgency_key)
     for section in sheet.sections:
+        if cases and all(i.task.is_problem for i in section.items):
+            continue  # problems have their own tab below, every one of them with both deadlines
         ws = styles.sheet(section_tab(section.name, titles), taken, f"{section_tab(section.name, titles)} 督办台账"
                           f"（截至{when}）", ITEM_COLUMNS, "C3")
         for item in section.items:
             ws.row(item_row(item, styles))
         ws.finish()
-    cases = sorted((i for i in (snapshot.items if snapshot else []) if i.task.is_problem), key=urgency_key)
     if cases:
         ws = styles.sheet("问题整改", taken, f"问题整改台账（截至{when}）", PROBLEM_COLUMNS, "D3")
         for item in cases:
