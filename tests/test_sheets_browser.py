@@ -44,8 +44,8 @@ def rendered(tmp_path_factory):
     plan, tz = catalog.plan, catalog.plan.tz
     demo.report_due(engine=engine, plan_id=plan.id, as_of=datetime(2020, 11, 1, tzinfo=tz),
                     calendar=calendar_for(catalog), tz=tz)
-    sheet = write_status_sheet(engine=engine, plan_id=plan.id, as_of=datetime(2020, 10, 29, 9, 0, tzinfo=tz),
-                               out_dir=folder, formats=["html"])[0]
+    sheet, detail = write_status_sheet(engine=engine, plan_id=plan.id, as_of=datetime(2020, 10, 29, 9, 0, tzinfo=tz),
+                                       out_dir=folder, formats=["html"])
     bulletin = write_bulletin(engine=engine, plan_id=plan.id, month=date(2020, 10, 1), out_dir=folder,
                               formats=["html"])[0]
     monday = datetime(2020, 10, 26, 8, 30, tzinfo=tz)
@@ -54,9 +54,9 @@ def rendered(tmp_path_factory):
     digest.write_text(mail["body_html"], encoding="utf-8")
     engine.dispose()
     ARTIFACTS.mkdir(exist_ok=True)
-    for path in (sheet, bulletin):
+    for path in (sheet, detail, bulletin):
         shutil.copy(path, ARTIFACTS / path.name)
-    return {"sheet": sheet, "bulletin": bulletin, "digest": digest}
+    return {"sheet": sheet, "detail": detail, "bulletin": bulletin, "digest": digest}
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +87,23 @@ def pdf_pages(name: str) -> int:
     return len(re.findall(rb"/Type\s*/Page\b", (ARTIFACTS / f"{name}.pdf").read_bytes()))
 
 
+def test_summary_prints_on_two_a4_pages(browser, rendered):
+    """The shipped plan's summary (69 units, 273 items overdue or missed) on A4 as Chromium prints it."""
+    page = shoot(browser, rendered["sheet"], "summary-desktop", 1280, 1800, paper="summary-a4")
+    page.pdf(path=str(ARTIFACTS / "summary-a4.pdf"), format="A4", print_background=True)
+    assert 1 <= pdf_pages("summary-a4") <= 2
+    assert page.locator(".figures .figure").count() == 9
+    assert page.locator("table.units tbody tr").count() <= 26  # 24 units by name, the rest together, the total
+    assert page.locator("table.worst tbody tr").count() == 20
+    assert page.locator("table.units tr.total").is_visible()
+    page.close()
+    phone = shoot(browser, rendered["sheet"], "summary-phone", 390, 1800, phone=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.close()
+
+
 def test_sheet_on_desktop_and_a4(browser, rendered):
-    page = shoot(browser, rendered["sheet"], "sheet-desktop", 1280, 1600, paper="sheet-a4")
+    page = shoot(browser, rendered["detail"], "sheet-desktop", 1280, 1600, paper="sheet-a4")
     lights = page.locator(".lights .light[data-status]")
     assert lights.count() == 7 and lights.first.is_visible()  # missed (未按期) has its own light
     assert page.locator("figure.strip svg rect[class^=dot-]").count() > 50
@@ -98,7 +113,7 @@ def test_sheet_on_desktop_and_a4(browser, rendered):
 
 
 def test_sheet_on_a_phone(browser, rendered):
-    page = shoot(browser, rendered["sheet"], "sheet-phone", 390, 1800, phone=True)
+    page = shoot(browser, rendered["detail"], "sheet-phone", 390, 1800, phone=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     first = page.locator("section.section tr.item").first
     first.scroll_into_view_if_needed()
