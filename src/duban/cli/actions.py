@@ -96,7 +96,7 @@ def verify(
 ) -> None:
     """The office accepts a report (销号), or sends it back with --reject REASON."""
     if reject is not None:
-        _act("reject", occurrence, by, plan, as_of, reason=reject)
+        _act("reject", occurrence, by, plan, as_of, reason=reject, base_url=settings().base_url)  # SMS short link
     else:
         _act("verify", occurrence, by, plan, as_of, note=note)
 
