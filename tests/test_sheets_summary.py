@@ -108,3 +108,22 @@ def test_fast_rows_equal_the_orm_path_at_many_moments(mini_campaign, monkeypatch
         assert fast[moment] == slow, moment
     assert {i.status for items in fast.values() for i in items} == {
         "upcoming", "due_soon", "overdue", "missed", "done", "done_late", "waived"}
+
+
+def test_cli_since_compares_and_refuses_a_later_moment(mini_campaign, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from duban.cli import _load_commands
+    from duban.cli.common import app
+
+    _load_commands()
+    monkeypatch.setenv("DUBAN_DATABASE_URL", mini_campaign.url.render_as_string(hide_password=False))
+    out = tmp_path / "sheets"
+    base = ["sheet", "--as-of", "2020-10-29T09:00", "--out", str(out), "--format", "md"]
+    later = CliRunner().invoke(app, [*base, "--since", "2020-10-30"])
+    assert later.exit_code == 1 and "--since: 2020-10-30 is not before the sheet's moment" in later.output
+    assert not out.exists()  # nothing written
+    result = CliRunner().invoke(app, [*base, "--since", "2020-10-20T09:00"])
+    assert result.exit_code == 0, result.output
+    md = (out / status_sheet_name(PLAN, AS_OF, "md")).read_text(encoding="utf-8")
+    assert "较上期（2020年10月20日（星期二） 09:00）：" in md and "逾期办结+2" in md

@@ -41,8 +41,11 @@ def sheet(
     horizon: Annotated[int, typer.Option("--horizon", help="also show what falls due within this many days")] = 7,
     plan: PlanOpt = None,
     templates: TemplatesOpt = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="compare with this moment (default: the previous workday's 07:30 sheet)")] = None,
 ) -> None:
-    """Write the status sheet: every item due so far or soon, by section and unit, with traffic lights."""
+    """Write the status sheet: a summary for one or two A4 pages (changes since the previous sheet), the detail
+    page with every item due so far or soon, the XLSX ledger and Markdown for chat."""
     from duban.sheets import write_status_sheet
     from duban.sheets.render import FORMATS, parse_formats
     from duban.timeutil import parse_moment
@@ -52,11 +55,15 @@ def sheet(
         raise ValueError("--horizon: give a number of days, 0 or more")
     store, plan_id, tz = _store(plan)
     moment = parse_moment(as_of, tz) if as_of else now()
+    before = parse_moment(since, tz) if since else None
+    if before is not None and before >= moment:
+        raise ValueError(f"--since: {since} is not before the sheet's moment ({moment:%Y-%m-%d %H:%M})")
     from duban.progress import bar
 
     with bar("写督办表"):  # a spinner and the time taken, on a terminal only
         paths = write_status_sheet(engine=store, plan_id=plan_id, as_of=moment, out_dir=_out(out, "sheets"),
-                                   formats=formats, templates_dir=_templates(templates), horizon_days=horizon)
+                                   formats=formats, templates_dir=_templates(templates), horizon_days=horizon,
+                                   since=before)
     emit("\n".join(str(path) for path in paths))
 
 
