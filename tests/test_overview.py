@@ -103,6 +103,7 @@ def test_worst_rate_first_and_equal_rates_share_a_rank(mini_campaign, loop_setti
     rows, _ = table(client_for(loop_settings, mini_campaign, "office-head", moment).get("/").text)
     assert rows["shuangjiang"]["rate"] == rows["qinglong"]["rate"] == "100%"
     assert rows["shuangjiang"]["rank"] == rows["qinglong"]["rank"] == "并列第1"
+    assert rows["leaders"]["rank"] == "" and rows["leaders"]["rate"] != "—"  # leaders are not ranked (as in 通报)
 
 
 def test_every_number_links_to_exactly_its_set(mini_campaign, loop_settings):

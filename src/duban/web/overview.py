@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import ColumnElement, Connection, and_, select
 
-from duban.bulletin import UnitMonth, next_month, parse_month, rank
+from duban.bulletin import RANKED_KINDS, UnitMonth, next_month, parse_month, rank
 from duban.casework.counts import problem_counts
 from duban.counts import SETS, Counts, count, in_set, total
 from duban.links import item_path
@@ -115,10 +115,11 @@ def build(connection: Connection, *, plan_id: str, as_of: datetime, tz: ZoneInfo
     for line in lines:
         blocks.setdefault(line.kind, KindBlock(line.kind)).lines.append(line)
     for block in blocks.values():
-        months = [(line, UnitMonth(None, line.counts)) for line in block.lines]
-        rank([m for _, m in months])  # the bulletin's ranking: competition ranks on the printed rate, 并列 shared
-        for line, ranked_month in months:
-            line.rank, line.tied = ranked_month.rank, ranked_month.tied
+        if block.kind in RANKED_KINDS:  # towns among towns, departments among departments; leaders unranked
+            months = [(line, UnitMonth(None, line.counts)) for line in block.lines]
+            rank([m for _, m in months])  # the bulletin's ranking: competition ranks on the printed rate, 并列
+            for line, ranked_month in months:
+                line.rank, line.tied = ranked_month.rank, ranked_month.tied
         block.lines.sort(key=_worst_first)
     order = {kind: index for index, kind in enumerate(KIND_ORDER)}
     shown = sorted(blocks.values(), key=lambda b: (order.get(b.kind, len(order)), b.kind))
