@@ -206,6 +206,7 @@ def measure(url: str, folder: Path, options: argparse.Namespace) -> None:
             occurrence, target = session["items"].pop()
             data = {"csrf": session["csrf"], "note": "已按要求完成。", **({"value": "100"} if target else {})}
             response = session["client"].post(f"/do/report/{occurrence}", data=data,
+                                              params={"csrf": session["csrf"]},  # a multipart form's is in the URL
                                               files=[("upload", ("材料.pdf", PDF, "application/pdf"))])
             return response.status_code == 303
 
