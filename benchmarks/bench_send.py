@@ -25,6 +25,7 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import smtplib
 import socket
 import statistics
@@ -101,9 +102,20 @@ class Sink:
         self.process.stdin.flush()
         return Counter(json.loads(self.process.stdout.readline()))
 
+    def cpu(self) -> float:
+        """The server's CPU seconds so far (user + system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.stdin.close()
         self.process.wait()
+
+
+def cpu_here() -> float:
+    """CPU seconds of this process and of its finished children (the CLI runs)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def shipped_emails(folder: Path) -> list[dict]:
@@ -184,6 +196,11 @@ def cli_run(url: str, sink: Sink, folder: Path) -> tuple[float, str]:
     return elapsed, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
+def span(values, spec: str) -> str:
+    low, high = format(min(values), spec), format(max(values), spec)
+    return low if low == high else f"{low}-{high}"
+
+
 def load() -> float:
     return os.getloadavg()[0]
 
@@ -222,19 +239,27 @@ def main() -> None:
     messages = [(row.address, message_bytes(row, sender=SENDER, now=now)) for row in claimed]
     timings: dict[str, list[float]] = {}
     ratios: dict[str, list[float]] = {}
+    cpu: dict[str, list[tuple[float, float]]] = {}  # ms a message: ours, the server's
+
+    def measure(label: str, run) -> float:
+        ours, theirs = cpu_here(), sink.cpu()
+        rate = options.n / run()
+        cpu.setdefault(label, []).append(((cpu_here() - ours) * 1000 / options.n,
+                                          (sink.cpu() - theirs) * 1000 / options.n))
+        timings.setdefault(label, []).append(rate)
+        return rate
+
     for _round in range(options.rounds):
-        base = options.n / smtplib_run(sink, messages)
-        timings.setdefault("smtplib, 1 connection", []).append(base)
+        base = measure("smtplib, 1 connection", lambda: smtplib_run(sink, messages))
         if len(sink.taken()) != options.n:
             raise SystemExit("smtplib: the server did not take every message")
         runs_this_round = [(f"duban core, pool {p}", lambda p=p: core_run(engine, sink, p)) for p in pools]
         if not options.no_cli:
-            runs_this_round.append(("duban CLI (run dispatch)", lambda: cli_run(url, sink, folder)[0]))
+            runs_this_round.append(("duban CLI (run dispatch, default pool)", lambda: cli_run(url, sink, folder)[0]))
         for label, run in runs_this_round:
             refill(engine, notes)
-            rate = options.n / run()
+            rate = measure(label, run)
             check(label, sink.taken(), options.n, engine)
-            timings.setdefault(label, []).append(rate)
             ratios.setdefault(label, []).append(rate / base)
     empty_core = []
     for _ in range(5):
@@ -245,12 +270,13 @@ def main() -> None:
     empty_cli = [] if options.no_cli else [cli_run(url, sink, folder) for _ in range(3)]
     after = load()
     sink.stop()
-    print("\n| run | emails/s | ratio to smtplib |\n| --- | ---: | ---: |")
+    print("\n| run | emails/s | ratio to smtplib | client CPU ms/email | server CPU ms/email |\n"
+          "| --- | ---: | ---: | ---: | ---: |")
     for label, rates in timings.items():
-        shown = f"{min(rates):,.0f}-{max(rates):,.0f}" if len(rates) > 1 else f"{rates[0]:,.0f}"
         ratio = ratios.get(label)
-        ratio_text = (f"{min(ratio):.2f}-{max(ratio):.2f} (median {statistics.median(ratio):.2f})" if ratio else "1")
-        print(f"| {label} | {shown} | {ratio_text} |")
+        ratio_text = (f"{span(ratio, '.2f')} (median {statistics.median(ratio):.2f})" if ratio else "1")
+        ours, theirs = zip(*cpu[label], strict=True)
+        print(f"| {label} | {span(rates, ',.0f')} | {ratio_text} | {span(ours, '.2f')} | {span(theirs, '.2f')} |")
     print(f"\nempty outbox: outbox.dispatch {min(empty_core) * 1000:.1f}-{max(empty_core) * 1000:.1f} ms", end="")
     if empty_cli:
         print(f"; duban run dispatch {min(t for t, _ in empty_cli):.2f}-{max(t for t, _ in empty_cli):.2f} s "

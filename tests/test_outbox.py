@@ -202,7 +202,9 @@ def test_a_dispatcher_killed_mid_way_loses_nothing(store_url, smtp_sink):
 
     smtp_sink.handle_DATA = slow
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    process = subprocess.Popen([sys.executable, "-c", KILLED_DISPATCHER, store_url, smtp_sink.url], env=env)
+    # One connection: one message in flight at the kill (a pool of n: at most n, tests/faults/test_dispatch_pool.py)
+    process = subprocess.Popen([sys.executable, "-c", KILLED_DISPATCHER, store_url, smtp_sink.url + "&connections=1"],
+                               env=env)
     deadline = time.monotonic() + 30
     while len(smtp_sink.messages) < 12 and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -45,6 +45,8 @@ def test_the_message_written_directly_reads_as_the_email_packages(changes):
             assert part_fast.get_payload(decode=True) == part_slow.get_payload(decode=True)  # the same bytes
     lines = message_bytes(row, sender="duban@example.gov.cn", now=NOW).split(b"\r\n")
     assert max(len(line) for line in lines) <= 998 and all(b"\n" not in line for line in lines)
+    head = lines[:lines.index(b"")]
+    assert max(len(line) for line in head if not line.startswith(b"X-Duban-Key")) <= 78  # folded as RFC 5322 asks
 
 
 @pytest.mark.parametrize(("changes", "reason"), [({"data": {"name": "王\n主任"}}, "CR or LF"),
@@ -71,13 +73,74 @@ def watchdogs() -> int:
 
 
 def test_one_watchdog_thread_per_open_connection_and_none_after(smtp_sink):
-    before = watchdogs()
+    before = set(threading.enumerate())
     sender = SmtpSender.from_url(smtp_sink.url)
     sender.open()
     for n in range(20):
         sender.send(outgoing(n), NOW)
-    assert watchdogs() == before + 1  # one thread for the connection's life, not one per message
+    started = [t for t in set(threading.enumerate()) - before if t.name == "duban-smtp-watchdog"]
+    assert len(started) == 1  # one thread for the connection's life, not one per message
     sender.close()
+    started[0].join(timeout=5)
+    assert not started[0].is_alive() and len(smtp_sink.messages) == 20
+
+
+def test_a_dispatch_leaves_no_connection_or_watchdog_behind_even_after_a_bad_row(engine, smtp_sink):
+    from duban import outbox
+
+    with engine.begin() as connection:
+        outbox.enqueue(connection=connection, notifications=[
+            {"plan_id": "p", "key": f"k{n}", "person_id": f"x{n}", "channel": "email", "address": f"x{n}@example.org",
+             "subject": "督办", "as_of": NOW, "data": {"name": "王\n主任"} if n == 3 else {}} for n in range(30)])
+    before = watchdogs()
+    report = outbox.dispatch(engine=engine, senders={"email": SmtpSender.from_url(smtp_sink.url + "&connections=3")},
+                             as_of=NOW, now=lambda: datetime.now(UTC), batch=5)
+    assert (sum(report.sent.values()), sum(report.given_up.values())) == (29, 1), report.summary()
     for thread in [t for t in threading.enumerate() if t.name == "duban-smtp-watchdog"]:
         thread.join(timeout=5)
-    assert watchdogs() == 0 and len(smtp_sink.messages) == 20
+    assert watchdogs() <= before
+
+
+def test_the_light_due_check_agrees_with_dispatch(engine, store_url):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from duban import outbox
+    from duban.models import NotificationRow
+    from duban.sendcheck import anything_due
+
+    table = NotificationRow.__table__
+    lease = timedelta(minutes=10)
+    base = datetime(2020, 10, 29, 1, 0, tzinfo=UTC)
+    moments = [base + timedelta(minutes=m) for m in (-61, -60, -1, 0, 1, 9, 10, 11, 59, 60, 61, 600)]
+
+    def agree(label: str) -> None:
+        for as_of in moments:
+            for now in moments:
+                due = bool(outbox.due_channels(engine=engine, as_of=as_of, now=now, lease=lease))
+                assert anything_due(store_url, as_of=as_of, now=now, lease=lease) is due, (label, as_of, now)
+
+    assert anything_due(store_url, as_of=base, now=base, lease=lease) is False  # an empty outbox
+    with engine.begin() as connection:
+        outbox.enqueue(connection=connection, notifications=[{
+            "plan_id": "p", "key": "k", "person_id": "x", "channel": "email", "address": "x@example.org",
+            "subject": "s", "as_of": base, "not_before": base}])
+    agree("queued")
+    for state, values in (("failed", {"not_before": base + timedelta(minutes=1)}),
+                          ("sending", {"claimed_at": base - timedelta(minutes=1)}), ("sent", {}), ("given_up", {})):
+        with engine.begin() as connection:
+            connection.execute(update(table).values(state=state, **values))
+        agree(state)
+
+
+def test_the_light_due_check_steps_aside_for_a_store_it_cannot_read(tmp_path):
+    from datetime import timedelta
+
+    from duban.sendcheck import anything_due
+
+    missing = f"sqlite:///{tmp_path / 'none.sqlite'}"
+    assert anything_due(missing, as_of=NOW, now=NOW, lease=timedelta(minutes=10)) is None
+    (tmp_path / "empty.sqlite").write_bytes(b"")  # a file with no outbox table yet
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    assert anything_due(empty, as_of=NOW, now=NOW, lease=timedelta(minutes=10)) is None

@@ -22,7 +22,7 @@ from prefect.utilities.annotations import quote
 from duban import runs
 from duban.config import Settings, load_settings
 from duban.notices import Chunk, PlanContext, WriteReport, write
-from duban.outbox import DispatchReport, pending, send_budget
+from duban.outbox import DispatchReport, due_channels, pending, send_budget
 from duban.shards import Shard, parse_shard
 
 MAX_BATCHES = 100_000
@@ -108,7 +108,10 @@ def send_queued(settings: Settings, moment: datetime, dry_run: bool, local: bool
     from duban import notify
 
     notify.senders(settings, local=local)  # a bad channel URL fails here, before anything is claimed
-    send_budget(timedelta(seconds=settings.send_lease_seconds))  # and a lease too short to send in
+    lease = timedelta(seconds=settings.send_lease_seconds)
+    send_budget(lease)  # and a lease too short to send in
+    if not due_channels(engine=runs.open_store(settings, migrate=False), as_of=moment, now=clock(), lease=lease):
+        return total  # nothing due: not even one task run
     while total.batches < MAX_BATCHES:
         report = dispatch_task(settings, moment, local, batch)
         total.add(report)

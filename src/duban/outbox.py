@@ -7,8 +7,10 @@ token of its own, and a row is marked only while it still carries that token, so
 was taken over can never overwrite the new owner's outcome. A batch stops sending before its lease runs
 out (leaving room for one send's timeout) and gives back what it did not send, so no other dispatcher
 can claim a row while it may still be on the wire. Each channel is sent in its own thread, on its own
-claims: a slow channel never holds another. Time is a parameter: `as_of` decides which queued rows are
-due (quiet hours hold SMS until morning), `now` stamps claims, sends and retry times.
+claims: a slow channel never holds another; a channel whose sender keeps a pool (SMTP's `connections`) sends on
+that many connections at once, each on claims of its own and kept open from batch to batch. Time is a
+parameter: `as_of` decides which queued rows are due (quiet hours hold SMS until morning), `now` stamps claims,
+sends and retry times.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, sel
 
 from duban.bulk import insert_new
 from duban.models import NotificationRow
+from duban.sending import Outgoing, SendError
 from duban.store import utc
 
 STATES = ("queued", "sending", "sent", "failed", "given_up")
@@ -41,39 +44,6 @@ TABLE = NotificationRow.__table__
 log = logging.getLogger("duban.outbox")
 COLUMNS = ("plan_id", "key", "person_id", "channel", "address", "subject", "body_text", "body_html", "data",
            "as_of", "created_at", "not_before")
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A claimed notification, ready for a channel; `token` and `claimed_at` name the claim that holds it."""
-
-    id: int
-    key: str
-    plan_id: str
-    person_id: str
-    channel: str
-    address: str
-    subject: str
-    body_text: str
-    body_html: str
-    data: dict[str, Any]
-    attempts: int
-    token: str = ""
-    claimed_at: datetime | None = None
-
-
-class SendError(Exception):
-    """A channel could not deliver. `permanent`: retrying cannot help (a refused address, a rejected template).
-    `refused`: the server refused this message with a 5xx that may be about this address or about everything
-    (a throttling provider); it is final only if the server accepts a later message of the same batch.
-    `unreachable`: the server did not answer (or could not be reached): the rest of the batch waits too."""
-
-    def __init__(self, message: str, permanent: bool = False, *, refused: bool = False,
-                 unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.refused = refused
-        self.unreachable = unreachable
 
 
 def _row(notification: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,6 +123,26 @@ _SENT = (update(TABLE)
                 TABLE.c.claim_token == bindparam("held_by"))
          .values(state="sent", sent_at=bindparam("sent_time"), attempts=TABLE.c.attempts + 1, last_error="",
                  claim_token=None))
+
+
+_SENT_MANY = (update(TABLE)
+              .where(TABLE.c.id.in_(bindparam("row_ids", expanding=True)), TABLE.c.state == "sending",
+                     TABLE.c.claim_token == bindparam("held_by"))
+              .values(state="sent", sent_at=bindparam("sent_time"), attempts=TABLE.c.attempts + 1, last_error="",
+                      claim_token=None))
+MARK_GROUP = 50  # accepted messages marked sent in one UPDATE, at most ...
+MARK_WAIT = timedelta(milliseconds=50)  # ... and at most this long after the previous mark
+
+
+def mark_sent_many(*, engine: Engine, rows: list[Outgoing], now: datetime) -> int:
+    """Record delivered notifications of one claim in one statement; how many were still held by it (the others
+    were taken over by another dispatcher after the lease and are left to it)."""
+    if not rows:
+        return 0
+    with engine.begin() as connection:
+        done = connection.execute(_SENT_MANY, {"row_ids": [r.id for r in rows], "held_by": rows[0].token,
+                                               "sent_time": utc(now)})
+    return done.rowcount
 
 
 def mark_sent(*, engine: Engine, notification_id: int, token: str, now: datetime) -> bool:
@@ -327,21 +317,23 @@ def send_batch(
     *, engine: Engine, rows: list[Outgoing], senders: Mapping[str, Any], now: Callable[[], datetime],
     max_attempts: int = MAX_ATTEMPTS, base: timedelta = BACKOFF, lease: timedelta = LEASE,
 ) -> DispatchReport:
-    """Send claimed rows, each channel in its own thread on one connection; each row is marked as soon as its fate
-    is known, and a channel stops before the claim's lease runs out, giving back what it did not send."""
+    """Send claimed rows, each channel in its own thread on one connection; accepted rows are marked sent within
+    `MARK_WAIT` (in groups), a failure at once, and a channel stops before the claim's lease runs out, giving back
+    what it did not send."""
     by_channel: dict[str, list[Outgoing]] = {}
     for row in rows:
         by_channel.setdefault(row.channel, []).append(row)
     report = DispatchReport(claimed=len(rows), batches=1)
-    jobs = [lambda items=items: _send_channel(engine, items, senders.get(items[0].channel), now, lease,
-                                              max_attempts, base) for items in by_channel.values()]
+    jobs = [lambda items=items: _send_channel(engine, items, _Session(senders.get(items[0].channel)), now, lease,
+                                              max_attempts, base, keep_open=False) for items in by_channel.values()]
     for part in _in_threads(jobs):
         report.add(part)
     return report
 
 
 def _in_threads(jobs: list[Callable[[], DispatchReport]]) -> list[DispatchReport]:
-    """Run each job in its own thread (one channel each) and wait for all; an exception in one is raised after."""
+    """Run each job in its own thread (one channel, or one connection of a channel's pool, each) and wait for all;
+    an exception in one is raised after."""
     if len(jobs) == 1:
         return [jobs[0]()]
     with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="duban-send") as pool:
@@ -349,10 +341,26 @@ def _in_threads(jobs: list[Callable[[], DispatchReport]]) -> list[DispatchReport
     return [future.result() for future in futures]
 
 
-def _send_channel(engine: Engine, rows: list[Outgoing], sender: Any, now: Callable[[], datetime],
-                  lease: timedelta, max_attempts: int, base: timedelta) -> DispatchReport:
-    """One claim's rows of one channel, on one connection, until done or the lease is ending."""
+class _Session:
+    """A sender and whether its connection is open: a pool's connection stays open from batch to batch."""
+
+    def __init__(self, sender: Any) -> None:
+        self.sender = sender
+        self.open = False  # open() called and not closed since
+        self.used = False  # open() called once: close() at the end, whatever happened between
+
+    def close(self) -> None:
+        if self.used:
+            self.sender.close()
+        self.open = self.used = False
+
+
+def _send_channel(engine: Engine, rows: list[Outgoing], session: _Session, now: Callable[[], datetime],
+                  lease: timedelta, max_attempts: int, base: timedelta, keep_open: bool) -> DispatchReport:
+    """One claim's rows of one channel, on one connection (opened unless it is, closed unless `keep_open`), until
+    done or the lease is ending."""
     report = DispatchReport()
+    sender = session.sender
 
     def fail(row: Outgoing, error: SendError) -> None:
         _fail(engine, row, error, now(), report, max_attempts, base)
@@ -362,37 +370,68 @@ def _send_channel(engine: Engine, rows: list[Outgoing], sender: Any, now: Callab
             fail(row, SendError(f"no sender for channel '{row.channel}'", permanent=True))
         return report
     timeout = timedelta(seconds=fit(sender, lease))
-    try:
-        sender.open()
-    except SendError as error:
-        for row in rows:
-            fail(row, error)
-        return report
-    except Exception as error:  # a channel that cannot even start fails its rows with the reason, never strands them
-        log.warning("%s: cannot open the channel", rows[0].channel, exc_info=True)
-        for row in rows:
-            fail(row, SendError(f"cannot open the channel: {type(error).__name__}: {error}"))
-        return report
+    opened = not session.open
+    if opened:
+        try:
+            sender.open()
+        except SendError as error:
+            for row in rows:
+                fail(row, error)
+            return report
+        except Exception as error:  # a channel that cannot even start fails its rows with its reason: none stranded
+            log.warning("%s: cannot open the channel", rows[0].channel, exc_info=True)
+            for row in rows:
+                fail(row, SendError(f"cannot open the channel: {type(error).__name__}: {error}"))
+            return report
+        session.open = session.used = True
     try:
         deadline = None
         if rows[0].claimed_at is not None:
-            renewed = now()
-            if not renew(engine=engine, rows=rows, now=renewed):  # the lease ran out while connecting
-                report.released += release(engine=engine, rows=rows)
-                return report
-            deadline = renewed + lease - safety(lease) - timeout
-        _send_rows(engine, rows, sender, now, deadline, fail, report)
+            started = rows[0].claimed_at
+            if opened:  # connecting may have taken long: the lease restarts now, if this claim still holds it
+                started = now()
+                if not renew(engine=engine, rows=rows, now=started):
+                    report.released += release(engine=engine, rows=rows)
+                    return report
+            deadline = started + lease - safety(lease) - timeout
+        _send_rows(engine, rows, session, now, deadline, fail, report)
     finally:
-        sender.close()
+        if not keep_open:
+            session.close()
     return report
 
 
-def _send_rows(engine: Engine, rows: list[Outgoing], sender: Any, now: Callable[[], datetime],
+def _send_rows(engine: Engine, rows: list[Outgoing], session: _Session, now: Callable[[], datetime],
                deadline: datetime | None, fail: Callable[[Outgoing, SendError], None], report: DispatchReport) -> None:
+    """Send one claim's rows in order, each accepted row marked sent at once; on a channel whose sender asks for it
+    (`mark_in_groups`: SMTP, where a mark costs more than a send), in groups of `MARK_GROUP` at most `MARK_WAIT`
+    apart, so a crash can send again only what the server accepted in the last `MARK_WAIT`. A failure, the lease's
+    end and the batch's end mark what was accepted first."""
+    sender = session.sender
+    grouped = bool(getattr(sender, "mark_in_groups", False))
     refused: list[tuple[Outgoing, SendError]] = []  # 5xx refusals the rest of the batch decides
+    accepted: list[Outgoing] = []  # taken by the server, not yet marked
+    marked_at = now()
+
+    def mark() -> bool:
+        """Mark what was accepted; False if this claim lost rows to another dispatcher (then stop)."""
+        nonlocal accepted, marked_at
+        if not accepted:
+            return True
+        marked_at = now()
+        held = mark_sent_many(engine=engine, rows=accepted, now=marked_at)
+        channel, lost = accepted[0].channel, len(accepted) - held
+        report.sent[channel] += held
+        accepted = []
+        if lost:
+            report.lost[channel] += lost
+            report.errors.append(f"{channel}: {lost} claim(s) lost while sending (they may arrive twice)")
+        return not lost
+
     for index, row in enumerate(rows):
         if deadline is not None and now() > deadline:
-            report.released += release(engine=engine, rows=rows[index:])
+            if mark():
+                report.released += release(engine=engine, rows=rows[index:])
             break
         try:
             sender.send(row, now())
@@ -400,6 +439,8 @@ def _send_rows(engine: Engine, rows: list[Outgoing], sender: Any, now: Callable[
             if error.refused and not error.permanent:
                 refused.append((row, error))
                 continue
+            if not mark():
+                break
             fail(row, error)
             if error.unreachable:  # the server does not answer: the rest of the batch tries again later
                 for rest in rows[index + 1:]:
@@ -409,16 +450,19 @@ def _send_rows(engine: Engine, rows: list[Outgoing], sender: Any, now: Callable[
             log.warning("%s %s: cannot build or send notification %s", row.channel, row.person_id, row.id,
                         exc_info=True)
             sender.close()  # its connection may be mid-message: the next row starts afresh
+            session.open = False
+            if not mark():
+                break
             fail(row, SendError(f"cannot build or send: {type(error).__name__}: {error}", permanent=True))
         else:
-            if not mark_sent(engine=engine, notification_id=row.id, token=row.token, now=now()):
-                report.lost[row.channel] += 1
-                report.errors.append(f"{row.channel} {row.person_id}: claim lost while sending (it may arrive twice)")
-                break  # the rest of this claim belongs to another dispatcher now
-            report.sent[row.channel] += 1
+            accepted.append(row)
             for earlier, error in refused:  # the server takes other messages: those refusals were about the address
                 fail(earlier, SendError(str(error), permanent=True))
             refused = []
+            if (not grouped or len(accepted) >= MARK_GROUP or now() - marked_at >= MARK_WAIT) and not mark():
+                break  # the rest of this claim belongs to another dispatcher now
+    else:
+        mark()
     for row, error in refused:  # nothing accepted after them: the server may be refusing everyone, try again later
         fail(row, error)
 
@@ -434,7 +478,7 @@ def _fail(engine: Engine, row: Outgoing, error: SendError, now: datetime, report
 
 
 class _FirstBatches:
-    """How many channels have yet to finish their first batch (`dispatch(once=True)`)."""
+    """How many senders have yet to finish their first batch (`dispatch(once=True)`)."""
 
     def __init__(self, count: int) -> None:
         self.left = count
@@ -445,21 +489,34 @@ class _FirstBatches:
             self.left -= 1
 
 
+def pool(sender: Any, lease: timedelta) -> list[Any]:
+    """The senders of a channel's pool, their timeout fitted to the lease: the configured number of connections
+    (`connections`, from a sender that can `clone()` itself), else the one sender."""
+    if sender is None:
+        return [None]
+    fit(sender, lease)
+    size = getattr(sender, "connections", 1) if hasattr(sender, "clone") else 1
+    return [sender, *(sender.clone() for _ in range(max(size, 1) - 1))]
+
+
 def dispatch(
     *, engine: Engine, senders: Mapping[str, Any], as_of: datetime, now: Callable[[], datetime], batch: int = 200,
     lease: timedelta = LEASE, max_batches: int | None = None, max_attempts: int = MAX_ATTEMPTS,
     base: timedelta = BACKOFF, channels: Iterable[str] | None = None, once: bool = False,
 ) -> DispatchReport:
-    """Send everything due (on `channels`, or all), each channel in its own thread on its own claims, batch after
-    batch until nothing is left to claim (or `max_batches` a channel). `once`: stop when every channel has sent one
-    batch; a channel done first goes on with more batches meanwhile, so a slow channel never holds a fast one."""
+    """Send everything due (on `channels`, or all), each channel in its own threads on its own claims, batch after
+    batch until nothing is left to claim (or `max_batches` a connection). A channel whose sender keeps a pool (SMTP:
+    `connections`) sends on that many connections at once, each on claims of its own and kept open from batch to
+    batch. `once`: stop when every connection has sent one batch; one done first goes on with more batches
+    meanwhile, so a slow channel never holds a fast one."""
     send_budget(lease)  # a lease too short to send in is refused before anything is claimed
     chosen = list(channels) if channels is not None else due_channels(engine=engine, as_of=as_of, now=now(),
                                                                          lease=lease)
-    firsts = _FirstBatches(len(chosen)) if once else None
-    jobs = [lambda channel=channel: _channel_loop(
-        engine, channel, senders.get(channel), as_of, now, batch, lease, max_batches, max_attempts, base, firsts)
-        for channel in chosen]
+    workers = [(channel, one) for channel in chosen for one in pool(senders.get(channel), lease)]
+    firsts = _FirstBatches(len(workers)) if once else None
+    jobs = [lambda channel=channel, one=one: _channel_loop(
+        engine, channel, one, as_of, now, batch, lease, max_batches, max_attempts, base, firsts)
+        for channel, one in workers]
     total = DispatchReport()
     for part in _in_threads(jobs) if jobs else []:
         total.add(part)
@@ -470,12 +527,13 @@ def _channel_loop(engine: Engine, channel: str, sender: Any, as_of: datetime, no
                   batch: int, lease: timedelta, max_batches: int | None, max_attempts: int, base: timedelta,
                   firsts: _FirstBatches | None) -> DispatchReport:
     total, counted = DispatchReport(), False
+    session = _Session(sender)
     try:
         while max_batches is None or total.batches < max_batches:
             rows = claim(engine=engine, as_of=as_of, now=now(), limit=batch, lease=lease, channels=[channel])
             if not rows:
                 break
-            part = _send_channel(engine, rows, sender, now, lease, max_attempts, base)
+            part = _send_channel(engine, rows, session, now, lease, max_attempts, base, keep_open=True)
             part.claimed, part.batches = len(rows), 1
             total.add(part)
             if not part.settled:  # the lease ended before anything could be sent: leave it to the next run
@@ -486,6 +544,7 @@ def _channel_loop(engine: Engine, channel: str, sender: Any, as_of: datetime, no
             if firsts is not None and firsts.left <= 0:
                 break
     finally:
+        session.close()
         if firsts is not None and not counted:
             firsts.done()
     return total

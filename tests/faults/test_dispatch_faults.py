@@ -260,7 +260,8 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing_and_held_no_sms(store, smtp
     store_url, engine = store
     expected = queue(engine, emails=10, sms=10)
     smtp.delay = 0.4
-    process = start_dispatcher(store_url, smtp.url, gateway.url)
+    # One connection: one email on the wire at the kill (test_dispatch_pool: a pool of n, at most n)
+    process = start_dispatcher(store_url, smtp.url + "&connections=1", gateway.url)
     go(process)
     deadline = time.monotonic() + 60
     while (sum(gateway.answered.values()) < 10 and sum(smtp.accepted.values()) < 10

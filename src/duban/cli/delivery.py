@@ -116,13 +116,33 @@ def run(
 ) -> None:
     """Run a flow now (loads flows/<name>.py by path)."""
     from duban import notify
-    from duban.shards import parse_shard
 
     moment = _check_as_of(as_of, plan)
     notify.senders(settings())  # a bad channel setting fails here, with its name
     if shard and not shard.startswith("group:"):
+        from duban.shards import parse_shard  # (imports SQLAlchemy: only when asked)
+
         parse_shard(shard)  # a bad i/N fails here, before Prefect starts
+    if name == "dispatch" and not dry_run and _nothing_due(moment, plan):
+        return
     _print_result(call_flow(name, as_of=moment, plan=plan, dry_run=dry_run, shard=shard))
+
+
+def _nothing_due(moment: str | None, plan: str | None) -> bool:
+    """Dispatch with nothing due answers without starting Prefect (seconds of start-up for nothing): one query with
+    the store's own driver, no ORM."""
+    from datetime import datetime, timedelta
+
+    from duban.sendcheck import anything_due
+
+    config = settings()
+    when = now() if moment is None else datetime.fromisoformat(moment)
+    if anything_due(config.database_url, as_of=when, now=now(),
+                    lease=timedelta(seconds=config.send_lease_seconds)) is not False:
+        return False
+    emit(f"dispatch {plan or 'all'} as of {when.isoformat()}")
+    emit("dispatch: nothing due (Prefect not started)")
+    return True
 
 
 outbox_app = typer.Typer(help="The outbox: what was queued and sent, what failed and why; put failed rows back.",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from duban.config import Settings
-from duban.outbox import Outgoing, SendError
+from duban.sending import Outgoing, SendError
 
 __all__ = ["SendError", "Sender", "describe", "local_senders", "outbox_dir", "senders"]
 

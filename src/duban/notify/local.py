@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 from duban.notify.email import message_bytes
-from duban.outbox import Outgoing, SendError
 from duban.private import FILE_MODE, append_private, private_dir
+from duban.sending import Outgoing, SendError
 
 
 class MaildirSender:

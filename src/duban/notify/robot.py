@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from duban.outbox import Outgoing, SendError
 from duban.redact import mask_url, scrub, url_secrets
+from duban.sending import Outgoing, SendError
 
 
 def robot_payload(channel: str, title: str, text: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from duban.outbox import Outgoing, SendError
+from duban.sending import Outgoing, SendError
 
 DEFAULT_PARAMS = ("name", "count", "first", "overdue")
 
