@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, Engine, func, select
 from duban.catalog import Catalog, EscalationLevel, Target, parse_catalog
 from duban.models import EvidenceRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
 from duban.policy import EscalationClock, escalation_stage, policy_from_json
+from duban.readpath.connect import Reader
 from duban.schedule import calendar_for
 from duban.sheets.escalation import level_label
 from duban.status import STATE_LABELS, status_at
@@ -263,7 +265,7 @@ def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
 Row = tuple
 
 
-def _items(rows: list[Row], plan: PlanInfo, units: dict[str, UnitInfo], tasks: dict[str, TaskInfo],
+def _items(rows: Iterable[Row], plan: PlanInfo, units: dict[str, UnitInfo], tasks: dict[str, TaskInfo],
            names: dict[str, str], as_of_utc: datetime) -> list[Item]:
     tz = plan.tz
     local_as_of = as_of_utc.astimezone(tz)
@@ -328,7 +330,7 @@ def _instant(value: object) -> datetime:
     return utc(value)  # type: ignore[arg-type]
 
 
-def _fast_rows(engine: Engine, plan_id: str, as_of_utc: datetime) -> list[Row] | None:
+def _fast_rows(engine: Engine, plan_id: str, as_of_utc: datetime) -> Iterator[Row] | None:
     """The occurrence rows through sqlite3 or psycopg, judged in SQL by the read path's rule; None when the store
     is not one they open (the ORM path reads it then)."""
     from duban.readpath.connect import open_reader
@@ -346,8 +348,14 @@ def _fast_rows(engine: Engine, plan_id: str, as_of_utc: datetime) -> list[Row] |
         f" FROM evidence WHERE plan_id = {p('plan')} AND at <= {m} GROUP BY occurrence_id) e"
         f" ON e.occurrence_id = o.id WHERE o.plan_id = {p('plan')} AND NOT o.archived ORDER BY o.due, o.id"
     )
+    return _streamed(reader, sql, {"plan": plan_id, "moment": reader.instant(as_of_utc)})
+
+
+def _streamed(reader: Reader, sql: str, params: dict) -> Iterator[Row]:
+    """The rows batch by batch (a server-side cursor on PostgreSQL), so only the items are held, not the rows too."""
     try:
-        return reader.all(sql, {"plan": plan_id, "moment": reader.instant(as_of_utc)})
+        for batch in reader.batches(sql, params, 5000):
+            yield from batch
     finally:
         reader.close()
 

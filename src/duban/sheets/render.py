@@ -46,11 +46,14 @@ def stream_text(path: Path, pieces: Iterable[str]) -> Path:
     partial = path.with_name(path.name + ".partial")
     with partial.open("w", encoding="utf-8") as out:
         buffer: list[str] = []
-        for piece in pieces:
+        held = 0
+        for piece in pieces:  # many small pieces (template text) and some large ones (2,000 ledger rows)
             buffer.append(piece)
-            if len(buffer) >= 512:
+            held += len(piece)
+            if held >= 1 << 20:
                 out.write("".join(buffer))
                 buffer.clear()
+                held = 0
         out.write("".join(buffer))
     partial.replace(path)
     return path
