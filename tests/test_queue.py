@@ -329,6 +329,17 @@ def test_a_return_is_told_on_every_channel_once(office):
     assert keys == ["email", "sms", "email"]
 
 
+def test_a_return_late_in_the_evening_holds_its_sms_until_morning(office):
+    client = office.login("office-liaison")
+    office.clock.now = at("2020-11-02 22:15")  # in the quiet hours (21:00-08:00 by default)
+    returned = "daily-check/qinglong/2020-09-03"
+    client.post(f"/do/reject/{returned}", data={"csrf": csrf_of(client.get(item_path(returned))), "reason": "缺照片"})
+    with office.engine.connect() as connection:
+        held = dict(connection.execute(select(NotificationRow.channel, NotificationRow.not_before)).all())
+    assert held["email"].replace(tzinfo=UTC) == at("2020-11-02 22:15")
+    assert held["sms"].replace(tzinfo=UTC) == at("2020-11-03 08:00")
+
+
 def test_sms_text_fits_one_message_whatever_the_lengths():
     long_link = "https://duban.yunyang.gov.cn/s/abcdefghjk"
     for reason in ("缺照片", "照片" * 60):

@@ -477,16 +477,17 @@ def verify(*, connection: Connection, actor: Actor, occurrence_id: str, now: dat
 
 
 def reject(*, connection: Connection, actor: Actor, occurrence_id: str, now: datetime, source: str,
-           reason: str, base_url: str = "") -> Outcome:
+           reason: str, base_url: str = "", quiet_hours: str = "off") -> Outcome:
     """退回: the office sends the report back with a reason; the item is open again and the reporter (and a
-    person owner) is told on every channel they have; `base_url` puts a short link to the item in the notices."""
+    person owner) is told on every channel they have; `base_url` puts a short link to the item in the notices,
+    and an SMS made in `quiet_hours` (the reminders' setting, e.g. "21:00-08:00") waits for the morning."""
     item = _check(connection, actor, occurrence_id, "reject", source)
     reason = _note(reason, required="请写明退回原因")
     reporter = item.reporter
     outcome = _act(connection, item, actor, "reject", "open", now, source, reason,
                    {"reporter": reporter, "count": item.report_count - 1}, **_unreport(item))
     _tell_reporter(connection, item=item, actor=actor, reporter_id=reporter, reason=reason,
-                   event_id=outcome.event_id, now=now, base_url=base_url)
+                   event_id=outcome.event_id, now=now, base_url=base_url, quiet_hours=quiet_hours)
     return outcome
 
 
@@ -506,7 +507,7 @@ ACTIONS: dict[str, Callable[..., Outcome]] = {"ack": ack, "report": report, "und
 
 
 def _tell_reporter(connection: Connection, *, item: Item, actor: Actor, reporter_id: str | None, reason: str,
-                   event_id: int, now: datetime, base_url: str) -> None:
+                   event_id: int, now: datetime, base_url: str, quiet_hours: str) -> None:
     """Put the return notices (email and SMS, to the reporter and a person owner) in the outbox, in the same
     transaction: keyed by the return's event, so a return is told once."""
     from duban import outbox, returnnotice
@@ -514,7 +515,7 @@ def _tell_reporter(connection: Connection, *, item: Item, actor: Actor, reporter
     outbox.enqueue(connection=connection, notifications=returnnotice.return_notifications(
         connection, plan_id=item.plan_id, occurrence_id=item.id, task_id=item.task_id, owner_kind=item.owner_kind,
         owner_id=item.owner_id, reporter_id=reporter_id, actor_name=actor.name, reason=reason, event_id=event_id,
-        now=now, base_url=base_url))
+        now=now, base_url=base_url, quiet_hours=quiet_hours))
 
 
 # --- history ---------------------------------------------------------------------------------------------------

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
 from duban import shortlinks
 from duban.links import item_path
 from duban.models import PersonRow, PlanRow, TaskRow
+from duban.notices import parse_quiet_hours, sms_not_before
 from duban.store import utc
 
 SMS_LIMIT = 70
@@ -46,15 +48,18 @@ def sms_text(*, name: str, title: str, reason: str, link: str) -> str:
 def return_notifications(
     connection: Connection, *, plan_id: str, occurrence_id: str, task_id: str, owner_kind: str, owner_id: str,
     reporter_id: str | None, actor_name: str, reason: str, event_id: int, now: datetime, base_url: str = "",
+    quiet_hours: str = "off",
 ) -> list[dict[str, Any]]:
-    """Outbox rows for one return: email and SMS to each person told; short links bound when `base_url` is set."""
+    """Outbox rows for one return: email and SMS to each person told; short links bound when `base_url` is set;
+    an SMS made in the quiet hours (e.g. "21:00-08:00", the setting reminders keep) waits for the morning."""
     person, task, plan = PersonRow.__table__, TaskRow.__table__, PlanRow.__table__
     told = recipients(owner_kind=owner_kind, owner_id=owner_id, reporter_id=reporter_id)
     people = connection.execute(select(person).where(person.c.plan_id == plan_id, person.c.id.in_(told))).all()
     title = connection.execute(select(task.c.title).where(task.c.plan_id == plan_id,
                                                           task.c.id == task_id)).scalar() or task_id
-    plan_title = connection.execute(select(plan.c.title).where(plan.c.id == plan_id)).scalar() or plan_id
+    plan_title, zone = connection.execute(select(plan.c.title, plan.c.timezone).where(plan.c.id == plan_id)).one()
     stamp = utc(now)
+    morning = utc(sms_not_before(now, parse_quiet_hours(quiet_hours), ZoneInfo(zone)))
     rows = []
     for who in sorted(people, key=lambda p: told.index(p.id)):
         for channel, address in (("email", who.email), ("sms", who.mobile)):
@@ -79,6 +84,6 @@ def return_notifications(
                                     "link": link, "sms_params": {"name": who.name, "count": "1", "overdue": "0",
                                                                  "first": title[:20], "due": "", "link": link}},
                                    ensure_ascii=False),
-                "as_of": stamp, "created_at": stamp, "not_before": stamp,
+                "as_of": stamp, "created_at": stamp, "not_before": morning if channel == "sms" else stamp,
             })
     return rows

@@ -96,7 +96,8 @@ def verify(
 ) -> None:
     """The office accepts a report (销号), or sends it back with --reject REASON."""
     if reject is not None:
-        _act("reject", occurrence, by, plan, as_of, reason=reject, base_url=settings().base_url)  # SMS short link
+        _act("reject", occurrence, by, plan, as_of, reason=reject, base_url=settings().base_url,
+             quiet_hours=settings().quiet_hours)  # the SMS's short link, and no SMS at night
     else:
         _act("verify", occurrence, by, plan, as_of, note=note)
 

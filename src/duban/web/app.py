@@ -348,7 +348,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
 
     def _arguments(action: str, form: dict[str, str], uploaded: list[evidence.Upload]) -> dict[str, Any]:
         if action == "reject":
-            return {"reason": form["reason"], "base_url": settings.base_url}
+            return {"reason": form["reason"], "base_url": settings.base_url, "quiet_hours": settings.quiet_hours}
         if action == "waive":
             return {"reason": form["reason"]}
         kwargs: dict[str, Any] = {"note": form["note"]}
