@@ -127,3 +127,15 @@ def test_cli_since_compares_and_refuses_a_later_moment(mini_campaign, tmp_path, 
     assert result.exit_code == 0, result.output
     md = (out / status_sheet_name(PLAN, AS_OF, "md")).read_text(encoding="utf-8")
     assert "较上期（2020年10月20日（星期二） 09:00）：" in md and "逾期办结+2" in md
+
+
+def test_a_month_window_reads_only_that_month_s_items(mini_campaign, monkeypatch):
+    """The bulletin reads only the month's items: the same ones, in the same states, as the whole snapshot has."""
+    import duban.sheets.data as data
+
+    window = (at("2020-10-01 00:00"), at("2020-11-01 00:00"))
+    whole = load_snapshot(mini_campaign, PLAN, AS_OF).items
+    month = load_snapshot(mini_campaign, PLAN, AS_OF, due_within=window).items
+    assert month == [i for i in whole if window[0] <= i.due < window[1]] and 0 < len(month) < len(whole)
+    monkeypatch.setattr(data, "_fast_rows", lambda *args: None)
+    assert load_snapshot(mini_campaign, PLAN, AS_OF, due_within=window).items == month

@@ -265,7 +265,11 @@ def load_bulletin(engine: Engine, plan_id: str, month: date, as_of: datetime | N
     close = month_close(month, plan)
     moment = as_of or judging_moment(plan, min(close, now or close), end)
     early = end.astimezone(plan.tz) if end is not None and moment == end else None
-    return build_bulletin(load_snapshot(engine, plan_id, moment), month, data_end=early)
+    start = datetime.combine(month, time(), plan.tz)
+    following = datetime.combine((month.replace(day=28) + timedelta(days=4)).replace(day=1), time(), plan.tz)
+    # only the month's items count (build_bulletin picks them by their local deadline): read only those
+    return build_bulletin(load_snapshot(engine, plan_id, moment, due_within=(start, following)), month,
+                          data_end=early)
 
 
 def bulletin_name(plan_id: str, month: date, extension: str) -> str:

@@ -182,11 +182,23 @@ def load_plan(connection: Connection, plan_id: str) -> PlanInfo:
     row = connection.execute(select(table).where(table.c.id == plan_id)).first()
     if row is None:
         raise StoreError(f"no plan '{plan_id}' in the store")
-    catalog = parse_catalog(row.catalog_text, f"<catalog of {plan_id}>")
+    catalog = _parsed(row.catalog_text, plan_id)
     office = catalog.units.get(row.office or "")
     return PlanInfo(id=row.id, title=row.title, tz=ZoneInfo(row.timezone), start=row.start, end=row.end,
                     office_name=office.name if office else "", catalog=catalog, calendar=calendar_for(catalog),
                     remind_at=catalog.plan.remind_at)
+
+
+_CATALOGS: dict[tuple[str, str], Catalog] = {}
+
+
+def _parsed(text: str, plan_id: str) -> Catalog:
+    """The stored catalog parsed, once per text (a bulletin or a sheet reads the plan more than once)."""
+    key = (plan_id, text)
+    if key not in _CATALOGS:
+        _CATALOGS.clear()  # the latest only: a process serves one plan at a time
+        _CATALOGS[key] = parse_catalog(text, f"<catalog of {plan_id}>")
+    return _CATALOGS[key]
 
 
 def load_units(connection: Connection, plan: PlanInfo) -> tuple[dict[str, UnitInfo], dict[str, str]]:
@@ -243,9 +255,11 @@ def _verification(status: str, state: str, report_count: int, acked: bool, verif
     return "已签收" if acked else "未签收"
 
 
-def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
-    """Every live occurrence of the plan with its state at `as_of` (an aware moment): a few queries, the
-    occurrences read with the database's own driver where it can (`duban.readpath`), judged by one rule."""
+def load_snapshot(engine: Engine, plan_id: str, as_of: datetime,
+                  due_within: tuple[datetime, datetime] | None = None) -> Snapshot:
+    """Every live occurrence of the plan (or those due in [start, end) of `due_within`) with its state at `as_of`
+    (an aware moment): a few queries, the occurrences read with the database's own driver where it can
+    (`duban.readpath`), judged by one rule."""
     # a plain datetime: pendulum's DateTime (from parse_moment) loses a ZoneInfo zone in arithmetic
     as_of = datetime.combine(as_of.date(), as_of.timetz())
     as_of_utc = utc(as_of)
@@ -253,9 +267,10 @@ def load_snapshot(engine: Engine, plan_id: str, as_of: datetime) -> Snapshot:
         plan = load_plan(connection, plan_id)
         units, names = load_units(connection, plan)
         tasks = load_tasks(connection, plan, units)
-        rows = _fast_rows(engine, plan_id, as_of_utc)
+        window = (utc(due_within[0]), utc(due_within[1])) if due_within else None
+        rows = _fast_rows(engine, plan_id, as_of_utc, window)
         if rows is None:
-            rows = _orm_rows(connection, plan_id, as_of_utc)
+            rows = _orm_rows(connection, plan_id, as_of_utc, window)
     return Snapshot(plan, as_of.astimezone(plan.tz), units, tasks,
                     _items(rows, plan, units, tasks, names, as_of_utc))
 
@@ -330,7 +345,8 @@ def _instant(value: object) -> datetime:
     return utc(value)  # type: ignore[arg-type]
 
 
-def _fast_rows(engine: Engine, plan_id: str, as_of_utc: datetime) -> Iterator[Row] | None:
+def _fast_rows(engine: Engine, plan_id: str, as_of_utc: datetime,
+               window: tuple[datetime, datetime] | None = None) -> Iterator[Row] | None:
     """The occurrence rows through sqlite3 or psycopg, judged in SQL by the read path's rule; None when the store
     is not one they open (the ORM path reads it then)."""
     from duban.readpath.connect import open_reader
@@ -346,9 +362,13 @@ def _fast_rows(engine: Engine, plan_id: str, as_of_utc: datetime) -> Iterator[Ro
         f" o.report_count, o.value, CASE WHEN o.verified_at IS NOT NULL AND o.verified_at <= {m} THEN 1 ELSE 0 END,"
         f" o.original_due, o.state, COALESCE(e.n, 0) FROM occurrence o LEFT JOIN (SELECT occurrence_id, COUNT(*) AS n"
         f" FROM evidence WHERE plan_id = {p('plan')} AND at <= {m} GROUP BY occurrence_id) e"
-        f" ON e.occurrence_id = o.id WHERE o.plan_id = {p('plan')} AND NOT o.archived ORDER BY o.due, o.id"
+        f" ON e.occurrence_id = o.id WHERE o.plan_id = {p('plan')} AND NOT o.archived"
     )
-    return _streamed(reader, sql, {"plan": plan_id, "moment": reader.instant(as_of_utc)})
+    params = {"plan": plan_id, "moment": reader.instant(as_of_utc)}
+    if window is not None:
+        sql += f" AND o.due >= {p('start')} AND o.due < {p('end')}"
+        params |= {"start": reader.instant(window[0]), "end": reader.instant(window[1])}
+    return _streamed(reader, sql + " ORDER BY o.due, o.id", params)
 
 
 def _streamed(reader: Reader, sql: str, params: dict) -> Iterator[Row]:
@@ -360,10 +380,15 @@ def _streamed(reader: Reader, sql: str, params: dict) -> Iterator[Row]:
         reader.close()
 
 
-def _orm_rows(connection: Connection, plan_id: str, as_of_utc: datetime) -> list[Row]:
+def _orm_rows(connection: Connection, plan_id: str, as_of_utc: datetime,
+              window: tuple[datetime, datetime] | None = None) -> list[Row]:
     """The same rows through SQLAlchemy, judged by `status_at`."""
     rows = []
-    for r in connection.execute(_occurrence_query(plan_id, as_of_utc)):
+    query = _occurrence_query(plan_id, as_of_utc)
+    if window is not None:
+        due = OccurrenceRow.__table__.c.due
+        query = query.where(due >= window[0], due < window[1])
+    for r in connection.execute(query):
         status = status_at(state=r.state, due=r.due, first_reminder_at=r.first_reminder_at,
                            reported_at=r.reported_at, waived_at=r.waived_at, as_of=as_of_utc,
                            superseded_at=r.superseded_at)
