@@ -83,6 +83,11 @@ class Summary:
     open_total: int  # overdue and missed items in all (the worst list names the first WORST)
 
     @property
+    def shown(self) -> list[UnitLine]:
+        """The units listed by name (the first UNIT_ROWS, worst first); `rest` counts the others."""
+        return self.units
+
+    @property
     def figures(self) -> list[Figure]:
         """The headline: due, on time, late, waiting for 销号, 销号, overdue, missed, due soon."""
         now, then = self.counts, self.before
