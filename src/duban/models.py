@@ -160,6 +160,7 @@ class NotificationRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("key", name="uq_notification_key"),
         Index("ix_notification_state", "state", "not_before"),
+        Index("ix_notification_person", "person_id", "channel", "not_before"),  # the SMS daily cap
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=100)
