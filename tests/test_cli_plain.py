@@ -85,6 +85,10 @@ def test_status_csv_from_the_store_on_both_paths_escapes_and_speaks_chinese(sync
     assert fast.returncode == 0, fast.stderr
     named = runner.invoke(app, ["status", "--as-of", "2020-09-20", "--owner", "青龙街道", "--format", "csv"])
     assert fast.stdout == named.stdout_bytes  # a name goes to the ORM path: the same bytes
+    for_programs = ["status", "--as-of", "2020-09-20", "--format", "csv", "--header", "en", "--owner"]
+    fast_en = duban(store_url, *for_programs, "qinglong")
+    assert fast_en.stdout == runner.invoke(app, [*for_programs, "青龙街道"]).stdout_bytes
+    assert "\nprojects-started/qinglong/2020-09-01,projects-started,二（二）3,\"'=HYPERLINK(" in fast_en.stdout.decode()
     full = named.stdout_bytes.decode()
     rows = read_csv(full)
     assert rows[0] == ["状态", "条款", "事项", "责任主体", "截止", "提醒", "编号"]
@@ -214,3 +218,12 @@ def test_a_prefect_server_that_cannot_start_is_one_line_after_one_retry(sync_env
     assert said[1].startswith("duban: Prefect's temporary server did not start (tried 2 times: ")
     assert f"its output is in {tmp_path / 'var' / 'prefect-server.log'}" in said[1]
     assert f"Check that PREFECT_HOME ({tmp_path / 'a-file' / 'prefect'})" in said[1] and len(said) == 2
+
+
+def test_doctor_writes_its_checks_as_csv_too(synced):
+    result = runner.invoke(app, ["doctor", "--format", "csv"])
+    rows = read_csv(result.stdout_bytes.decode())
+    assert rows[0] == ["结果", "检查", "说明"] and rows[1][:2] == ["正常", "database"]
+    programs = read_csv(runner.invoke(app, ["doctor", "--format", "csv", "--header", "en"]).stdout_bytes.decode())
+    assert programs[0] == ["name", "ok", "detail"] and programs[1][:2] == ["database", "True"]
+    assert "--format: 'ics'" in runner.invoke(app, ["doctor", "--format", "ics"]).output

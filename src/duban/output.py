@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
@@ -102,6 +103,9 @@ STATUS_CSV = [("state", "状态"), *CALENDAR_CSV]
 HEADERS = ("zh", "en")
 
 
+_FORMULA_CELL = re.compile("\x00[" + re.escape("".join(FORMULA_START)) + "]")  # (a literal start: fast to find)
+
+
 def check_header(header: str) -> str:
     """`--header` as given, or one line saying what it takes."""
     if header not in HEADERS:
@@ -129,6 +133,15 @@ def csv_cells(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> list[s
 def csv_fields(values: Sequence[Any]) -> list[Any]:
     """Field values for programs (nested values as JSON), safe to open in Excel."""
     return [formula_safe(json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for v in values]
+
+
+def safe_row(fields: list[str]) -> list[str]:
+    """Text fields, each kept text if it looks like a formula: one search per row, as rows that need it are rare."""
+    try:
+        joined = "\x00" + "\x00".join(fields)
+    except TypeError:  # a missing value (None) among them
+        return [formula_safe(field) for field in fields]
+    return [formula_safe(field) for field in fields] if _FORMULA_CELL.search(joined) else fields
 
 
 def as_csv(

@@ -124,10 +124,10 @@ def _write_csv(shaper: Shaper, batches: Any, with_state: bool, header: str, out:
     from duban import output
 
     if header == "en":
-        write_csv(batches, lambda row: output.csv_fields(shaper.as_csv(row)), shaper.keys(with_state), out)
+        write_csv(batches, lambda row: output.safe_row(shaper.as_csv(row)), shaper.keys(with_state), out)
         return
     columns = output.STATUS_CSV if with_state else output.CALENDAR_CSV
-    write_csv(batches, lambda row: output.csv_cells(shaper.as_dict(row), columns), [n for _, n in columns], out)
+    write_csv(batches, lambda row: output.safe_row(shaper.as_csv_zh(row)), [n for _, n in columns], out)
 
 
 def _driver_error(reader: Reader) -> type[Exception]:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from duban.readpath.connect import Reader
 from duban.readpath.query import Names
+from duban.status import STATE_LABELS
 
 KEYS = ("id", "task", "ref", "title", "owner", "owner_name", "unit", "period_start", "due", "reminders")
 
@@ -26,6 +27,8 @@ class Shaper:
         self._json: dict[str, str] = {}  # reminder lists as JSON, by their stored text
         self._tasks: dict[str, str] = {}
         self._owners: dict[tuple[str, str], str] = {}
+        self._minutes: dict[Any, str] = {}  # deadlines as people read them in CSV
+        self._reminder_text: dict[str, str] = {}
 
     def keys(self, with_state: bool) -> list[str]:
         """The fields of a row, in the ORM path's order."""
@@ -77,6 +80,21 @@ class Shaper:
         ref, title = self.names.tasks[task_id]
         return [occ_id, task_id, ref, title, owner_id, self.owner_name(owner_id, kind), unit_id,
                 self.reader.read_day(period_start), self.due(due), self.reminders(raw)[1], *state]
+
+    def as_csv_zh(self, row: tuple) -> list[str]:
+        """The row's cells for people (as `duban.output.csv_cells` with STATUS_CSV, or CALENDAR_CSV without a
+        state): deadlines and reminders to the minute, each distinct value written once."""
+        occ_id, task_id, owner_id, kind, _, _, due, raw, *state = row
+        ref, title = self.names.tasks[task_id]
+        minute = self._minutes.get(due)
+        if minute is None:
+            minute = self._minutes[due] = self.due(due)[:16].replace("T", " ")
+        reminders = self._reminder_text.get(raw)
+        if reminders is None:
+            reminders = self._reminder_text[raw] = "；".join(
+                item["at"][:16].replace("T", " ") for item in self.reminders(raw)[0])
+        cells = [ref, title, self.owner_name(owner_id, kind), minute, reminders, occ_id]
+        return [STATE_LABELS.get(state[0], state[0]), *cells] if state else cells
 
     def json_rows(self, batch: list[tuple]) -> list[str]:
         """Each row as one JSON object on one line (as `duban.output.as_json`: nested lists last)."""
