@@ -188,6 +188,24 @@ def test_names_not_ids(office):
     assert "青龙街道 · 吴书记 报告于" in page and "ql-head" not in page and "qinglong ·" not in page
 
 
+def test_a_unit_that_reported_as_a_whole_is_shown_by_its_name(office):
+    """A ledger import or the demo records the unit as the reporter: its name shows, not its id."""
+    from sqlalchemy import update
+
+    item = "teaching/qinglong/2020-09-28"
+    with office.engine.begin() as connection:
+        connection.execute(update(OccurrenceRow).where(OccurrenceRow.id == item).values(
+            state="reported", reported_at=at("2020-10-02 10:00"), report_count=1))
+        connection.execute(EventRow.__table__.insert().values(
+            plan_id=PLAN, occurrence_id=item, at=at("2020-10-02 10:00"), actor="qinglong", source="cli",
+            kind="report", before="open", after="reported", note="台账导入", data="{}"))
+    client = office.login("office-liaison")
+    row = next(li for li in soup(client.get("/queue?task=teaching")).select("li.queue-row") if item in li.a["href"])
+    assert "青龙街道 · 青龙街道 报告于" in " ".join(row.get_text(" ").split())
+    page = text_of(client.get(item_path(item)))
+    assert "青龙街道 报告办结" in page and "qinglong" not in page.replace(item, "")
+
+
 def test_only_the_office_sees_the_queue(office):
     town = office.login("sj-head")
     assert town.get("/queue").status_code == 403

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, tru
 
 from duban.directory import normalize_mobile
 from duban.evidence import EvidenceStore, Upload
-from duban.models import EventRow, EvidenceRow, GroupRow, OccurrenceRow, PersonRow, PlanRow, TaskRow
+from duban.models import EventRow, EvidenceRow, GroupRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
 from duban.store import utc
 
 KIND_LABELS = {"ack": "签收", "report": "报告办结", "undo": "撤回报告", "verify": "审核通过（销号）",
@@ -528,6 +528,11 @@ def history(connection: Connection, *, plan_id: str, occurrence_id: str) -> list
         event.c.plan_id == plan_id, event.c.occurrence_id == occurrence_id).order_by(event.c.at, event.c.id)).all()
     names = dict(connection.execute(select(person.c.id, person.c.name).where(
         person.c.plan_id == plan_id, person.c.id.in_(sorted({r.actor for r in rows})))).all()) if rows else {}
+    units = sorted({r.actor for r in rows} - names.keys())
+    if units:  # a unit acting as a whole (a ledger import, the demo): its name, never its id
+        unit = UnitRow.__table__
+        names.update({u.id: u.short or u.name for u in connection.execute(select(
+            unit.c.id, unit.c.name, unit.c.short).where(unit.c.plan_id == plan_id, unit.c.id.in_(units)))})
     files: dict[int, list[dict[str, Any]]] = {}
     for r in connection.execute(select(evidence).where(evidence.c.plan_id == plan_id,
                                                        evidence.c.occurrence_id == occurrence_id)):

@@ -212,6 +212,9 @@ def _rows(connection: Connection, plan_id: str, found: list[Any], as_of: datetim
     reporters = _reporters(connection, plan_id, ids)
     people = queries.person_names(connection, plan_id, [*reporters.values(),
                                                         *(r.owner_id for r in found if r.owner_kind == "person")])
+    unknown = set(reporters.values()) - people.keys()
+    if unknown:  # a unit that reported as a whole (a ledger import, the demo): its name, never its id
+        people.update(queries.unit_names(connection, plan_id, unknown))
     reasons = returns(connection, plan_id, [r.id for r in found if r.state in actions.PENDING])
     stamp = utc(as_of)
     rows = []
