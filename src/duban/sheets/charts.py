@@ -171,11 +171,13 @@ def calendar_strip(items: Iterable[Item], start: date, end: date, today: date, c
     """Deadlines per day over the campaign, each bar coloured by its most pressing item."""
     counts: Counter[date] = Counter()
     worst: dict[date, int] = {}
+    ranks = {status: index for index, status in enumerate(URGENCY)}
     for item in items:
         day = item.due_day
         counts[day] += 1
-        rank = URGENCY.index(item.status)
-        worst[day] = min(rank, worst.get(day, rank))
+        rank = ranks[item.status]
+        if rank < worst.get(day, len(URGENCY)):
+            worst[day] = rank
     days = _days(start, end)
     step = box.inner_width / len(days)
     tallest = max(counts.values(), default=1)
