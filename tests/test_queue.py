@@ -168,6 +168,18 @@ def _times(engine, ids):
     return [found[i] for i in ids]
 
 
+def test_a_group_of_groups_filters_to_every_member(office):
+    from sqlalchemy import insert
+
+    from duban.models import GroupRow
+
+    with office.engine.begin() as connection:
+        connection.execute(insert(GroupRow).values(plan_id=PLAN, id="everyone", name="全县",
+                                                   members="group:towns;office"))
+    client = office.login("office-liaison")
+    assert "共 67 项" in text_of(client.get("/queue?unit=group:everyone"))
+
+
 def test_sorts_by_deadline_and_by_unit(office):
     client = office.login("office-liaison")
     by_due = listed(client.get("/queue?sort=due&page=2"))
@@ -201,7 +213,7 @@ def test_a_unit_that_reported_as_a_whole_is_shown_by_its_name(office):
             kind="report", before="open", after="reported", note="台账导入", data="{}"))
     client = office.login("office-liaison")
     row = next(li for li in soup(client.get("/queue?task=teaching")).select("li.queue-row") if item in li.a["href"])
-    assert "青龙街道 · 青龙街道 报告于" in " ".join(row.get_text(" ").split())
+    assert "青龙街道 报告于" in " ".join(row.get_text(" ").split())  # not 「青龙街道 · 青龙街道」
     page = text_of(client.get(item_path(item)))
     assert "青龙街道 报告办结" in page and "qinglong" not in page.replace(item, "")
 

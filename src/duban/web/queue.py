@@ -119,11 +119,24 @@ class QueuePage:
 
 
 def _members(connection: Connection, plan_id: str, unit: str) -> list[str]:
+    """The unit ids a filter names: a unit, or every member of a group (groups of groups included)."""
     if not unit.startswith("group:"):
         return [unit]
-    members = connection.execute(select(GroupRow.members).where(GroupRow.plan_id == plan_id,
-                                                                GroupRow.id == unit[6:])).scalar()
-    return [m for m in (members or "").split(";") if m]
+    groups = dict(connection.execute(select(GroupRow.id, GroupRow.members).where(GroupRow.plan_id == plan_id)).all())
+    found: list[str] = []
+    seen: set[str] = set()
+    todo = [unit[6:]]
+    while todo:
+        group = todo.pop()
+        if group in seen:
+            continue
+        seen.add(group)
+        for member in (m for m in (groups.get(group) or "").split(";") if m):
+            if member.startswith("group:"):
+                todo.append(member[6:])
+            elif member not in found:
+                found.append(member)
+    return found
 
 
 def _state_clause(plan_id: str, state: str) -> ColumnElement[bool]:
