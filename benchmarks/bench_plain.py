@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_plain"))
+    parser.add_argument("--before", type=Path, help="the src/ folder of an older duban, to time its CSV beside")
     options = parser.parse_args()
     catalog, contacts = write_county(options.work, task_copies=options.copies)
     base = {**os.environ, "DUBAN_CONFIG": os.devnull, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm"}
@@ -92,9 +93,12 @@ def main() -> None:
         "status --owner t001 --format csv": ["--owner", "t001", "--format", "csv"],
         "status --owner t0O1 (names nobody)": ["--owner", "t0O1"],
     }
+    if options.before:  # e.g. `git archive 0463546 src | tar -x -C /tmp/before`: CSV as it was (ids, no BOM)
+        asks = {"before: status --format csv (ids, no BOM)": ["--format", "csv"], **asks}
     for _ in range(options.rounds):
         for name, extra in asks.items():
-            wall, cpu, out, err = timed(["status", "--as-of", "2020-10-20T12:00", *extra], env)
+            run_env = env | ({"PYTHONPATH": str(options.before)} if name.startswith("before") else {})
+            wall, cpu, out, err = timed(["status", "--as-of", "2020-10-20T12:00", *extra], run_env)
             lines = out.count(b"\n") - (2 if "json" in name else 1 if "csv" in name else 0)  # ([ ] or a header)
             items = f"{lines:,}"
             if "nobody" in name:
