@@ -216,6 +216,10 @@ def test_a_unit_that_reported_as_a_whole_is_shown_by_its_name(office):
     assert "青龙街道 报告于" in " ".join(row.get_text(" ").split())  # not 「青龙街道 · 青龙街道」
     page = text_of(client.get(item_path(item)))
     assert "青龙街道 报告办结" in page and "qinglong" not in page.replace(item, "")
+    client.post(f"/do/reject/{item}", data={"csrf": csrf_of(client.get(item_path(item))), "reason": "缺照片"})
+    with office.engine.connect() as connection:
+        told = connection.execute(select(NotificationRow.person_id, NotificationRow.channel)).all()
+    assert sorted(told) == [("ql-cadre-1", "email")]  # the unit's liaison 冯干部 (email only: no mobile)
 
 
 def test_only_the_office_sees_the_queue(office):

@@ -22,7 +22,8 @@ TITLE_MAX = 12
 
 
 def recipients(*, owner_kind: str, owner_id: str, reporter_id: str | None) -> list[str]:
-    """Who hears of a return: the reporter, and the owner too when the item is a person's own."""
+    """Who hears of a return: the reporter, and the owner too when the item is a person's own (a unit that
+    reported as a whole is told through its liaisons, see `_unit_contacts`)."""
     people = [reporter_id] if reporter_id else []
     if owner_kind == "person" and owner_id not in people:
         people.append(owner_id)
@@ -45,6 +46,18 @@ def sms_text(*, name: str, title: str, reason: str, link: str) -> str:
     return text
 
 
+def _unit_contacts(connection: Connection, plan_id: str, unit_id: str) -> list[Any]:
+    """A unit's liaisons (联络员), or its head when it has none: who hears for a unit that has no reporter."""
+    person = PersonRow.__table__
+    members = connection.execute(select(person).where(person.c.plan_id == plan_id, person.c.unit_id == unit_id,
+                                                      person.c.archived.is_(False)).order_by(person.c.id)).all()
+    for role in ("liaison", "head"):
+        chosen = [m for m in members if role in m.roles.split(";")]
+        if chosen:
+            return chosen
+    return []
+
+
 def return_notifications(
     connection: Connection, *, plan_id: str, occurrence_id: str, task_id: str, owner_kind: str, owner_id: str,
     reporter_id: str | None, actor_name: str, reason: str, event_id: int, now: datetime, base_url: str = "",
@@ -55,6 +68,9 @@ def return_notifications(
     person, task, plan = PersonRow.__table__, TaskRow.__table__, PlanRow.__table__
     told = recipients(owner_kind=owner_kind, owner_id=owner_id, reporter_id=reporter_id)
     people = connection.execute(select(person).where(person.c.plan_id == plan_id, person.c.id.in_(told))).all()
+    if not people and owner_kind == "unit":  # reported by the unit as a whole (a ledger import): its contacts
+        people = _unit_contacts(connection, plan_id, owner_id)
+        told = [p.id for p in people]
     title = connection.execute(select(task.c.title).where(task.c.plan_id == plan_id,
                                                           task.c.id == task_id)).scalar() or task_id
     plan_title, zone = connection.execute(select(plan.c.title, plan.c.timezone).where(plan.c.id == plan_id)).one()
