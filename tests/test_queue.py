@@ -341,7 +341,7 @@ def test_a_return_is_told_on_every_channel_once(office):
     assert [(n.person_id, n.channel, n.address) for n in notes] == [  # 吴书记 has email and mobile
         ("ql-head", "email", "wu@example.org"), ("ql-head", "sms", "13800000007")]
     sms = notes[1].body_text
-    assert len(sms) <= 70 and sms.startswith("吴书记：「每日安全排查」被督办室退回") and "原因：排查记录" in sms
+    assert len(sms) <= 70 and sms.startswith("吴书记：「每日安全排查」退回：排查记录") and "…，请补充后重报" in sms
     code = re.search(r"/s/([a-z0-9]+)$", sms).group(1)
     with office.engine.connect() as connection:
         link = shortlinks.resolve(connection, code, now=office.clock.now)
@@ -376,10 +376,12 @@ def test_a_return_late_in_the_evening_holds_its_sms_until_morning(office):
 
 def test_sms_text_fits_one_message_whatever_the_lengths():
     long_link = "https://duban.yunyang.gov.cn/s/abcdefghjk"
-    for reason in ("缺照片", "照片" * 60):
-        for title in ("开工", "所有扶贫项目全面开工并按月报送进度表及资金支出明细"):
+    for reason in ("缺照片", "开工照片不全，请补充项目现场照片", "照片" * 60):
+        for title in ("开工", "“一卡一册一账一表两牌”完善张贴，动态更新信息系统"):
             text = returnnotice.sms_text(name="欧阳书记", title=title, reason=reason, link=long_link)
-            assert len(text) <= 70 and text.endswith(long_link)
+            assert len(text) <= 70 and text.endswith(long_link) and "退回：" + reason[:3] in text, text
+    text = returnnotice.sms_text(name="马超燕", title="“一卡一册一账一表两牌”完善张贴", reason="缺照片", link=long_link)
+    assert text == f"马超燕：「“一卡一册一账一表…」退回：缺照片，请补充后重报{long_link}"
     assert returnnotice.sms_text(name="王", title="t", reason="r", link="https://" + "x" * 80).startswith("王：")
 
 

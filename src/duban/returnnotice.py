@@ -19,6 +19,7 @@ from duban.store import utc
 
 SMS_LIMIT = 70
 TITLE_MAX = 12
+SHORT_TITLE = 6  # the title's share before the reason gets its own
 
 
 def recipients(*, owner_kind: str, owner_id: str, reporter_id: str | None) -> list[str]:
@@ -35,15 +36,17 @@ def _cut(text: str, size: int) -> str:
 
 
 def sms_text(*, name: str, title: str, reason: str, link: str) -> str:
-    """At most 70 characters: who, which item, why (as much as fits) and the link; the reason is cut first."""
-    head = f"{name}：「{_cut(title, TITLE_MAX)}」被督办室退回"
+    """At most 70 characters: who, which item (a few characters of its title), why (as much as fits) and the
+    link; what space is left goes back to the title, up to 12 characters. The link is never cut."""
     tail = f"，请补充后重报{link}" if link else "，请登录督办补充后重报"
-    room = SMS_LIMIT - len(head) - len(tail) - len("，原因：")
-    why = f"，原因：{_cut(reason.replace(chr(10), ' '), room)}" if room >= 4 else ""
-    text = f"{head}{why}{tail}"
-    if len(text) > SMS_LIMIT:  # a long base URL: the title goes before the link does
-        text = f"{name}：督办事项被退回，请补充后重报{link}"
-    return text
+    room = SMS_LIMIT - len(f"{name}：「」退回：") - len(tail)
+    if room < SHORT_TITLE + 3:  # a long name or base URL: the item and the reason are on the page the link opens
+        text = f"{name}：督办事项被退回{tail}"
+        return text if len(text) <= SMS_LIMIT else f"{name}：督办退回{link}"
+    short = _cut(title, SHORT_TITLE)
+    why = _cut(" ".join(reason.split()), room - len(short))
+    shown = _cut(title, min(TITLE_MAX, room - len(why)))
+    return f"{name}：「{shown}」退回：{why}{tail}"
 
 
 def _unit_contacts(connection: Connection, plan_id: str, unit_id: str) -> list[Any]:
