@@ -144,3 +144,55 @@ def test_the_light_due_check_steps_aside_for_a_store_it_cannot_read(tmp_path):
     (tmp_path / "empty.sqlite").write_bytes(b"")  # a file with no outbox table yet
     empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     assert anything_due(empty, as_of=NOW, now=NOW, lease=timedelta(minutes=10)) is None
+
+
+CLI_PROBE = """
+import sys
+from duban.cli import main
+sys.argv = ["duban", "run", "dispatch", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as done:
+    assert not done.code, done.code
+print("prefect loaded:", any(name == "prefect" or name.startswith("prefect.") for name in sys.modules))
+print("sqlalchemy loaded:", "sqlalchemy" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("as_of", [None, "2020-10-29T09:00+08:00"])
+def test_run_dispatch_with_nothing_due_answers_without_prefect_or_the_orm(engine, store_url, tmp_path, as_of):
+    import os
+    import subprocess
+    import sys
+    from datetime import date
+
+    from conftest import ROOT
+
+    from duban import outbox
+    from duban.models import PlanRow
+
+    with engine.begin() as connection:  # a plan (whose zone reads --as-of) and a row due only tomorrow
+        connection.execute(PlanRow.__table__.insert().values(
+            id="p", title="t", timezone="Asia/Shanghai", start=date(2020, 9, 1), end=date(2020, 12, 31),
+            catalog_sha="0", catalog_text="", synced_at=datetime(2020, 9, 1, tzinfo=UTC)))
+        outbox.enqueue(connection=connection, notifications=[{
+            "plan_id": "p", "key": "k", "person_id": "x", "channel": "email", "address": "x@example.org",
+            "subject": "s", "as_of": datetime(2020, 10, 30, tzinfo=UTC)}])
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DUBAN_DATABASE_URL": store_url,
+           "DUBAN_VAR_DIR": str(tmp_path / "var"), "DUBAN_CONFIG": str(tmp_path / "none.toml")}
+    env.pop("DUBAN_SMTP_URL", None)
+    args = ["--as-of", as_of] if as_of else []
+    moment = as_of or "2020-10-29T09:00+08:00"
+    if as_of is None:  # no --as-of: now, which is long after the row's day; move the row past the far future
+        from sqlalchemy import update
+
+        from duban.models import NotificationRow
+
+        with engine.begin() as connection:
+            connection.execute(update(NotificationRow.__table__).values(not_before=datetime(9000, 1, 1, tzinfo=UTC)))
+    done = subprocess.run([sys.executable, "-c", CLI_PROBE, *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1] == "dispatch: nothing due (Prefect not started)", (moment, done.stdout)
+    assert "prefect loaded: False" in lines and "sqlalchemy loaded: False" in lines

@@ -60,18 +60,47 @@ def _check_as_of(as_of: str | None, plan: str | None) -> str | None:
         return None
     from zoneinfo import ZoneInfo
 
-    from duban.store import StoreError
     from duban.timeutil import MomentError, parse_moment
-    from duban.views import pick_plan
 
-    try:
-        _, tz = pick_plan(engine(), plan)
-    except StoreError:
-        tz = ZoneInfo("Asia/Shanghai")
+    tz = _plan_zone_light(plan)
+    if tz is None:  # not one plan, or a store the light path cannot read: the ORM answers (or says why not)
+        from duban.store import StoreError
+        from duban.views import pick_plan
+
+        try:
+            _, tz = pick_plan(engine(), plan)
+        except StoreError:
+            tz = ZoneInfo("Asia/Shanghai")
     try:
         return parse_moment(as_of, tz).isoformat()
     except MomentError as error:
         raise MomentError(f"--as-of: {error}") from None
+
+
+def _plan_zone_light(plan: str | None) -> Any:
+    """The plan's zone read with the store's own driver (no ORM: `run dispatch` with nothing due stays quick);
+    None when that is not one plan or the store cannot be read so."""
+    import sqlite3
+
+    from duban.readpath.connect import open_reader
+    from duban.readpath.query import only_plan
+
+    reader = open_reader(settings().database_url)
+    if reader is None:
+        return None
+    if reader.dialect == "sqlite":
+        errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    else:
+        import psycopg  # (already loaded by the reader)
+
+        errors = (psycopg.Error,)
+    try:
+        found = only_plan(reader, plan)
+    except errors:  # no tables yet
+        return None
+    finally:
+        reader.close()
+    return None if found is None else found[1]
 
 
 def _console_handlers_to_current_streams() -> None:
