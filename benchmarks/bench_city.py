@@ -104,6 +104,7 @@ def worker(base: str, counties: int, index: int, count: int, send: bool) -> dict
             report = write(engine=engine, ctx=ctx, chunk=chunk, as_of=AS_OF)
             made["notifications"] += sum(report.notifications.values())
         spent["render + queue"] += time.perf_counter() - start
+    spent["worker CPU"] = time.process_time()  # this process's (PostgreSQL's own work is in its server processes)
     if not send:
         return {"spent": dict(spent), "made": dict(made)}
     start = time.perf_counter()
@@ -142,10 +143,12 @@ def main() -> None:
         people = options.counties * options.people
         print(f"city: {options.counties} counties, {occurrences:,} occurrences, {people:,} people; "
               f"synced in {took:.0f} s", flush=True)
-    print("\n| workers | wall seconds | notifications | sent | where the time goes (summed over workers, s) |")
-    print("| ---: | ---: | ---: | ---: | --- |")
+    print("\n| workers | wall seconds | notifications | a second | sent | load before / after "
+          "| where the time goes (summed over workers, s) |")
+    print("| ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for count in (int(w) for w in options.workers.split(",")):
         empty_outbox(options.postgres)
+        load = os.getloadavg()[0]
         start = time.perf_counter()
         processes = [subprocess.Popen([sys.executable, __file__, "--postgres", options.postgres, "--counties",
                                        str(options.counties), "--worker", str(i), str(count)]
@@ -159,7 +162,8 @@ def main() -> None:
             spent.update(result["spent"])
             made.update(result["made"])
         where = ", ".join(f"{k} {v:.0f}" for k, v in spent.items())
-        print(f"| {count} | {wall:.0f} | {made['notifications']:,} | {made['sent']:,} | {where} |", flush=True)
+        print(f"| {count} | {wall:.0f} | {made['notifications']:,} | {made['notifications'] / wall:,.0f} | "
+              f"{made['sent']:,} | {load:.1f} / {os.getloadavg()[0]:.1f} | {where} |", flush=True)
 
 
 if __name__ == "__main__":

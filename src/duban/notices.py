@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -275,16 +275,17 @@ def _delivered(connection: Connection, plan_id: str, stages: list[tuple[Pending,
 
 
 def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str] = KINDS,
-           units: frozenset[str] | None = None) -> list[Message]:
+           units: frozenset[str] | None = None, holds: Callable[[str], bool] | None = None) -> list[Message]:
     """Each person's (and group robot's) message for `as_of`: their own items not yet put to them, itemised, and
-    their roll-up lines when one is due to be told (only for items owned by `units`, when given)."""
+    their roll-up lines when one is due to be told (only for items owned by `units`, when given; only for the
+    recipients a shard `holds`, when given: each worker of N then gathers and counts a share, not everything)."""
     with engine.connect() as connection:
         pending = _pending(connection, ctx.plan_id, as_of, kinds, units)
         policies = {task_id: info.policy for task_id, info in ctx.tasks.items()}
         stages = [(occ, stage) for occ, stage in decide_stages(pending, policies, ctx.clock, as_of, kinds)
                   if occ.task_id in ctx.tasks]
         delivered = _delivered(connection, ctx.plan_id, stages) if stages else set()
-        own, others = _sort_out(ctx, stages, delivered)
+        own, others = _sort_out(ctx, stages, delivered, holds)
         lines = gather(others)
         lines = _to_tell(ctx, lines, told(connection, ctx.plan_id, lines, as_of) if lines else {}, as_of)
         attach_counts(connection, ctx.plan_id, as_of, [line for found in lines.values() for line in found])
@@ -296,7 +297,8 @@ def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence
             for person_id, channel in sorted(set(own) | set(lines))]
 
 
-def _sort_out(ctx: PlanContext, stages: list[tuple[Pending, Stage]], delivered: set[tuple]
+def _sort_out(ctx: PlanContext, stages: list[tuple[Pending, Stage]], delivered: set[tuple],
+              holds: Callable[[str], bool] | None = None,
               ) -> tuple[dict[tuple[str, str], list[Item]], list[tuple[str, str, str, Item]]]:
     """Owners' items not yet put to them (and group robots'), by (person, channel); everyone else's, for roll-ups."""
     own: dict[tuple[str, str], list[Item]] = defaultdict(list)
@@ -306,13 +308,15 @@ def _sort_out(ctx: PlanContext, stages: list[tuple[Pending, Stage]], delivered: 
         task = ctx.tasks[occ.task_id]
         channels = task.policy.channels
         for recipient in recipients(occ, stage, task.co_owner_units, ctx.directory):
+            if holds is not None and not holds(recipient.person_id):
+                continue
             person = ctx.directory.people[recipient.person_id]
             for channel in person_channels(person, channels):
                 if recipient.why != "owner":
                     others.append((person.id, channel, person.unit, _item(occ, stage, recipient.why)))
                 elif (occ.id, stage.name, person.id, channel) not in delivered:
                     own[(person.id, channel)].append(_item(occ, stage, recipient.why))
-        for channel in robot_channels(channels):
+        for channel in robot_channels(channels) if holds is None or holds(ROBOT) else ():
             if (occ.id, stage.name, ROBOT, channel) not in delivered and (occ.id, channel) not in robot_seen:
                 robot_seen.add((occ.id, channel))
                 own[(ROBOT, channel)].append(_item(occ, stage, "group"))

@@ -65,9 +65,10 @@ def context(engine: Engine, settings: Settings, plan_id: str, secret: str | None
 
 def plan_notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[str],
                  shard: Shard | None = None) -> list[Chunk]:
-    """Decide, keep this shard's share, and cut the messages into batches."""
+    """Decide this shard's share (its recipients only), and cut the messages into batches."""
     shard = shard or Shard()
-    messages = decide(engine=engine, ctx=ctx, as_of=as_of, kinds=kinds, units=shard.units)
+    messages = decide(engine=engine, ctx=ctx, as_of=as_of, kinds=kinds, units=shard.units,
+                      holds=shard.holds if shard.count > 1 else None)
     return chunks([m for m in messages if shard.holds(m.person_id)])
 
 

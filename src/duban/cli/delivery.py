@@ -154,6 +154,12 @@ def run(
         parse_shard(shard)  # a bad i/N fails here, before Prefect starts
     if name == "dispatch" and not dry_run and _nothing_due(moment, plan):
         return
+    if dry_run and (flows_dir() / f"{name}.py").is_file():
+        from duban import runbodies
+
+        if name in runbodies.PLAIN_FLOWS:  # the flow's own body with plain steps: no Prefect server to start
+            _print_result(runbodies.dry_run(name, as_of=moment, plan=plan, shard=shard))
+            return
     _print_result(call_flow(name, as_of=moment, plan=plan, dry_run=dry_run, shard=shard))
 
 
