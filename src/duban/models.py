@@ -94,6 +94,7 @@ class OccurrenceRow(SQLModel, table=True):
         Index("ix_occurrence_plan_unit", "plan_id", "unit_id"),
         Index("ix_occurrence_plan_task", "plan_id", "task_id"),  # co-owned items (web lists), 0003
         Index("ix_occurrence_plan_owner", "plan_id", "owner_id"),  # one owner's items (status --owner), 0007
+        Index("ix_occurrence_plan_state", "plan_id", "state", "reported_at"),  # the office's queue, 0014
     )
     plan_id: str = Field(primary_key=True, max_length=100)
     id: str = Field(primary_key=True, max_length=300)
