@@ -29,6 +29,7 @@ PALETTE = {"green": ("1B5E20", "C8E6C9"), "blue": ("0D47A1", "BBDEFB"), "yellow"
            "purple": ("4A148C", "E1BEE7")}
 # Most pressing first: the order rows and lights are listed in.
 URGENCY = ("overdue", "missed", "due_soon", "upcoming", "done_late", "done", "waived")
+STATUSES = {status: status for status in URGENCY}
 KIND_LABELS = {"town": "乡镇（街道）", "department": "县级部门", "leadership": "县领导"}
 OP_TEXT = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
 
@@ -299,6 +300,7 @@ def _items(rows: Iterable[Row], plan: PlanInfo, units: dict[str, UnitInfo], task
         task, unit = tasks.get(task_id), units.get(unit_id)
         if task is None or unit is None:
             continue
+        status = STATUSES[status]  # the one shared string, not a copy per row from the driver
         known = dues.get(raw_due)
         if known is None:
             due_utc = _instant(raw_due)
