@@ -49,12 +49,12 @@ class Sessions(FaultySmtp):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sessions: set[int] = set()
+        self.sessions: dict[int, object] = {}  # kept, so that no id is reused by a later session
         self.hang_up_every = 0
         self._taken = 0
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        self.sessions.add(id(session))
+        self.sessions[id(session)] = session
         answer = await super().handle_DATA(server, session, envelope)
         self._taken += 1
         if self.hang_up_every and self._taken % self.hang_up_every == 0:
