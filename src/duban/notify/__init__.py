@@ -1,7 +1,9 @@
 """Channels: email over SMTP, SMS through a provider, DingTalk and WeCom group robots, and the local default.
 
-Every sender has `open()` (one connection per batch), `send(row, now)` raising `SendError`, `close()`, and
-`send_timeout`: the longest one `open()` or `send()` may take, in seconds, which dispatch shortens to fit its lease.
+Every sender has `open()` (a connection, kept from batch to batch), `send(row, now)` raising `SendError`, `close()`,
+and `send_timeout`: the longest one `open()` or `send()` may take, in seconds, which dispatch shortens to fit its
+lease. A sender with `clone()` and `connections` (SMTP) is sent on that many connections at once; one with
+`mark_in_groups` has its accepted rows marked sent in groups.
 Where nothing is configured, messages are written under `var/outbox/`: email to a Maildir, SMS and
 robot messages to JSON-lines files, so a person can open them.
 """
@@ -24,7 +26,7 @@ class Sender(Protocol):
     send_timeout: float  # seconds; dispatch may lower it so that one send always ends inside the claim's lease
 
     def open(self) -> None:
-        """Connect (once per batch)."""
+        """Connect (dispatch opens it once and keeps it across its batches)."""
 
     def send(self, row: Outgoing, now: Any) -> None:
         """Deliver one notification or raise SendError."""
