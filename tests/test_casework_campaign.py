@@ -161,8 +161,8 @@ def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path)
     assert want["total:合计"] == {"found": "200", "rectified": "80", "verified": "40", "overdue": "80",
                                   "extended": "40", "rate": "40.0%"}
     assert len(want) == 3 + 20 + 1
-    sheet, ledger = write_status_sheet(engine=engine, plan_id=PLAN, as_of=at(AS_OF), out_dir=tmp_path / "out",
-                                       formats=("html", "xlsx"), horizon_days=14)
+    sheet, detail, ledger = write_status_sheet(engine=engine, plan_id=PLAN, as_of=at(AS_OF),
+                                               out_dir=tmp_path / "out", formats=("html", "xlsx"), horizon_days=14)
     [bulletin] = write_bulletin(engine=engine, plan_id=PLAN, month=date(2020, 11, 1), as_of=at(AS_OF),
                                 out_dir=tmp_path / "out", formats=("html",))
     app = create_app(settings, now=Clock(at(AS_OF)), engine=engine)
@@ -171,7 +171,9 @@ def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path)
     assert client.get(f"/login/{token}", follow_redirects=False).status_code == 303
     overview = client.get("/all")
     assert overview.status_code == 200
-    assert shown(sheet.read_text(encoding="utf-8")) == want
+    assert shown(detail.read_text(encoding="utf-8")) == want  # the summary says the total in one line
+    assert "发现问题200个，已整改80个（其中已销号40个），逾期未整改80个，已延期40个，整改率40.0%" in sheet.read_text(
+        encoding="utf-8")
     assert shown(bulletin.read_text(encoding="utf-8")) == want
     assert shown(overview.text) == want
     digest = queue_digest(engine=engine, plan_id=PLAN, as_of=at(AS_OF), now=at(AS_OF), dry_run=True)
@@ -179,7 +181,7 @@ def test_problem_counts_agree_on_sheet_bulletin_and_overview(campaign, tmp_path)
     assert shown(mail["body_html"]) == want
     assert "问题整改：发现问题200个，已整改80个（其中已销号40个），逾期未整改80个，整改率40.0%。" in mail["body_text"]
     # The sheet lists extended items at their new deadline and still shows the original one.
-    html = sheet.read_text(encoding="utf-8")
+    html = detail.read_text(encoding="utf-8")
     originals = Counter(re.findall(r"12月15日<small>原定(\d+月\d+日)（已延期）</small>", html))
     # The ledger (台账) exports every problem with the plan's own items.
     book = open_workbook(ledger)
