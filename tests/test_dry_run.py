@@ -70,7 +70,8 @@ def _outbox(engine) -> Counter:
 def test_daily_dry_run_starts_no_prefect_and_counts_what_a_real_run_queues(deployment):
     out = _cli("run", "daily", "--dry-run", "--as-of", MOMENT)
     assert "prefect imported: False" in out
-    would = re.search(r"would queue: (\d+) notification\(s\) to (\d+) recipient\(s\): (.*?); stages: (.*)", out)
+    would = re.search(r"would queue: (\d+) notification\(s\) to (\d+) recipient\(s\)（\2人，\1条）: (.*?); "
+                      r"stages: (.*)", out)
     assert would, out
     assert _outbox(deployment) == Counter()  # a dry run writes nothing
     real = runbodies.daily_flow(MOMENT, None, False, sync=False)  # the same body, queueing for real

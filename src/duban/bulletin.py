@@ -193,6 +193,20 @@ def month_close(first: date, plan: PlanInfo) -> datetime:
     return datetime.combine(next_month(first), time(), tzinfo=plan.tz)
 
 
+def outside_plan(plan: PlanInfo, first: date) -> str | None:
+    """Why a month gets no bulletin: it ends before the plan starts or starts after it ends (one line, for the
+    run's output); None for a month the plan covers, even in part."""
+    if next_month(first) <= plan.start:
+        return f"{first.year}年{first.month}月：方案{_day(plan.start)}才开始，不出通报"
+    if first > plan.end:
+        return f"{first.year}年{first.month}月：方案已于{_day(plan.end)}结束，不出通报"
+    return None
+
+
+def _day(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def rank(units: Sequence[UnitMonth]) -> list[UnitMonth]:
     """Units with something due, best first, ranked by on-time rate as printed (whole percent), competition style:
     1, 2, 2, 4; equal rates share a rank (并列) whatever else differs."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import mailbox
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from duban.config import Settings
 from duban.models import EventRow, OccurrenceRow
@@ -39,11 +41,39 @@ def report_moment(due: datetime, fate_: str, calendar, tz) -> datetime | None:  
     return None
 
 
+def reporters(connection: Connection, plan_id: str) -> Callable[[str, str, str], str]:
+    """Who reports for an owner, as a real one would: a person owner themself; for a unit, the person who hears
+    of its work (its liaison, else in_charge, else its head: the policy's own fallback), so that queues and
+    histories name a person (「李联络 报告于…」), never a unit acting as a whole."""
+    from duban.directory import person_from_row
+    from duban.models import PersonRow
+    from duban.policy import OWNER_ROLES, Directory
+
+    person = PersonRow.__table__
+    directory = Directory.of(person_from_row(row) for row in connection.execute(select(
+        person.c.id, person.c.name, person.c.unit_id, person.c.roles, person.c.email, person.c.mobile).where(
+        person.c.plan_id == plan_id, person.c.archived.is_(False)).order_by(person.c.id)))
+    chosen: dict[str, str] = {}
+
+    def reporter(owner_kind: str, owner_id: str, unit_id: str) -> str:
+        if owner_kind == "person":
+            return owner_id
+        if unit_id not in chosen:
+            found = directory.in_unit(unit_id, OWNER_ROLES)
+            chosen[unit_id] = found[0] if found else unit_id  # a unit with nobody in the directory: as a whole
+        return chosen[unit_id]
+
+    return reporter
+
+
 def report_due(*, engine: Engine, plan_id: str, as_of: datetime, calendar, tz) -> int:  # noqa: ANN001
-    """Mark done what the demo officials have reported by `as_of`, each with its event. Returns how many."""
+    """Mark done what the demo officials have reported by `as_of`, each with its event, recorded as
+    actions.report records one (a person as actor, the count, on time or late). Returns how many."""
     occ = OccurrenceRow.__table__
     with engine.begin() as connection:
-        rows = connection.execute(select(occ.c.id, occ.c.due, occ.c.owner_id, occ.c.state).where(
+        rows = connection.execute(select(
+            occ.c.id, occ.c.due, occ.c.owner_kind, occ.c.owner_id, occ.c.unit_id, occ.c.state, occ.c.times,
+            occ.c.acked_at).where(
             occ.c.plan_id == plan_id, occ.c.state.in_(("open", "acked")), occ.c.archived.is_(False),
             occ.c.due <= utc(as_of + timedelta(days=40)))).all()
         done = []
@@ -51,15 +81,28 @@ def report_due(*, engine: Engine, plan_id: str, as_of: datetime, calendar, tz) -
             moment = report_moment(row.due, fate(row.id), calendar, tz)
             if moment is not None and moment <= as_of:
                 done.append((row, moment))
+        if not done:
+            return 0
+        reporter = reporters(connection, plan_id)
         for row, moment in done:
-            connection.execute(update(occ).where(occ.c.plan_id == plan_id, occ.c.id == row.id).values(
-                state="reported", reported_at=utc(moment), report_count=1, updated_at=utc(moment)))
-        if done:
-            connection.execute(insert(EventRow.__table__), [
-                {"plan_id": plan_id, "occurrence_id": row.id, "at": utc(moment), "actor": row.owner_id,
-                 "source": "cli", "kind": "report", "before": row.state, "after": "reported",
-                 "note": "演示：模拟报告办结", "data": json.dumps({"demo": True})} for row, moment in done])
+            values = {"state": "reported", "reported_at": utc(moment), "report_count": row.times or 1,
+                      "updated_at": utc(moment)}
+            if row.acked_at is None:
+                values["acked_at"] = utc(moment)
+            connection.execute(update(occ).where(occ.c.plan_id == plan_id, occ.c.id == row.id).values(**values))
+        connection.execute(insert(EventRow.__table__), [
+            {"plan_id": plan_id, "occurrence_id": row.id, "at": utc(moment),
+             "actor": reporter(row.owner_kind, row.owner_id, row.unit_id), "source": "cli", "kind": "report",
+             "before": row.state, "after": "reported", "note": "演示：模拟报告办结",
+             "data": json.dumps(_report_data(row, moment), sort_keys=True)} for row, moment in done])
     return len(done)
+
+
+def _report_data(row: Any, moment: datetime) -> dict[str, Any]:
+    """The event data actions.report records, marked as the demo's."""
+    times = row.times or 1
+    return {"count": times, "times": times, "late": utc(moment) > utc(row.due),
+            "reported_at": utc(moment).isoformat(), "demo": True}
 
 
 @dataclass
@@ -233,7 +276,7 @@ def finale(settings: Settings, engine: Engine, plan, moment: datetime) -> list[s
     import os
     import shlex
 
-    from duban.links import login_url
+    from duban import shortlinks
 
     mark(settings, plan_id=plan.id, moment=moment)
     env = [f"{name}={shlex.quote(os.environ[name])}" for name in ("DUBAN_DATABASE_URL", "DUBAN_VAR_DIR", "DUBAN_CONFIG")
@@ -244,8 +287,10 @@ def finale(settings: Settings, engine: Engine, plan, moment: datetime) -> list[s
     serve_at = [] if port in (None, 8000) else ["--port", str(port)]  # where the links below point
     command = " ".join([*env, "duban", "web", *serve_at, "--as-of", moment.isoformat()])
     lines = ["", "open the demo in a browser, at the demo's moment (the pages' clock starts there):", f"  {command}",
-             "then one of these links (valid 14 days of the replayed clock):"]
-    for guide in guides(engine, plan.id, plan.office):
-        url = login_url(settings=settings, person_id=guide.person_id, plan_id=plan.id, now=moment)
-        lines.append(f"  {guide.label} {guide.name}: {url}")
+             f"then one of these links (valid {shortlinks.LOGIN_VALID_FOR.days} days of the replayed clock):"]
+    seats = guides(engine, plan.id, plan.office)
+    with engine.begin() as connection:  # short links, as emails and SMS carry them, made at the replayed moment
+        for guide in seats:
+            code = shortlinks.create(connection, plan_id=plan.id, person_id=guide.person_id, now=moment)
+            lines.append(f"  {guide.label} {guide.name}: {shortlinks.url(settings.base_url, code)}")
     return lines

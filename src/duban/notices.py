@@ -149,7 +149,7 @@ class WriteReport:
 
     notifications: Counter = field(default_factory=Counter)  # by channel
     items: Counter = field(default_factory=Counter)  # by (stage kind, stage name)
-    people: int = 0
+    person_ids: set[str] = field(default_factory=set)  # who is told (one person may get an email and an SMS)
     held: int = 0  # SMS held for quiet hours or the daily cap
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -157,17 +157,23 @@ class WriteReport:
         """Fold another report in."""
         self.notifications.update(other.notifications)
         self.items.update(other.items)
-        self.people += other.people
+        self.person_ids |= other.person_ids
         self.held += other.held
         self.rows += other.rows
 
+    @property
+    def people(self) -> int:
+        """How many people are told (not how many messages)."""
+        return len(self.person_ids)
+
     def summary(self) -> str:
-        """One line for people."""
+        """One line for people, people and messages apart: `206 notification(s) to 103 recipient(s)（103人，206条）`."""
         stages = ", ".join(f"{name} {n}" for (_, name), n in sorted(self.items.items())) or "none"
         channels = ", ".join(f"{c} {n}" for c, n in sorted(self.notifications.items())) or "none"
         held = f", {self.held} SMS held" if self.held else ""
-        return (f"{sum(self.notifications.values())} notification(s) to {self.people} recipient(s): "
-                f"{channels}; stages: {stages}{held}")
+        messages = sum(self.notifications.values())
+        apart = f"（{self.people}人，{messages}条）" if messages else ""
+        return f"{messages} notification(s) to {self.people} recipient(s){apart}: {channels}; stages: {stages}{held}"
 
 
 def parse_quiet_hours(text: str) -> tuple[time, time] | None:
@@ -454,7 +460,7 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
 
 def _count(report: WriteReport, message: Message, collect: bool, rendered: dict, as_of: datetime) -> None:
     report.notifications[message.channel] += 1
-    report.people += 1
+    report.person_ids.add(message.person_id)
     for item in message.items:
         report.items[(item.stage.kind, item.stage.name)] += 1
     for line in message.lines:

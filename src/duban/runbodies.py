@@ -235,13 +235,20 @@ def bulletin_step(settings: Settings, plan_id: str, month: str, moment: datetime
 
 def bulletin_flow(as_of: str | None, plan: str | None, dry_run: bool, month: str | None = None,
                   step: Callable[..., list[str]] = bulletin_step) -> dict:
-    """The body of the bulletin flow: `month` (YYYY-MM; default: the month before `as_of`), judged at its end."""
-    from duban.bulletin import previous_month
+    """The body of the bulletin flow: `month` (YYYY-MM; default: the month before `as_of`), judged at its end;
+    a month outside the plan's window gets no bulletin (the first run of a plan would otherwise rank a month
+    before it began)."""
+    from duban.bulletin import outside_plan, parse_month, previous_month
+    from duban.sheets.data import load_plan
 
     settings = load_settings()
     engine = runs.open_store(settings)
     plan_id, tz, moment = runs.plan_and_moment(engine, plan, as_of, clock())
     month = month or f"{previous_month(moment.astimezone(tz).date()):%Y-%m}"
+    with engine.connect() as connection:  # a month outside the plan's window: one line, nothing written
+        skipped = outside_plan(load_plan(connection, plan_id), parse_month(month))
+    if skipped:
+        return {"plan": plan_id, "month": month, "files": [], "lines": [f"bulletin {plan_id} {month}: {skipped}"]}
     if dry_run:
         with tempfile.TemporaryDirectory() as folder:
             paths = step(settings, plan_id, month, moment, folder)

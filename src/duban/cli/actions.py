@@ -24,6 +24,7 @@ class HistoryFormat(StrEnum):
 
     table = "table"
     json = "json"
+    csv = "csv"
 
 
 def _store(plan: str | None, as_of: str | None, migrate: bool = True) -> tuple[Any, str, ZoneInfo, datetime]:
@@ -119,6 +120,8 @@ def waive(
 STALE_UPLOAD_SECONDS = 24 * 3600
 HISTORY_COLUMNS = [("at", "时间"), ("actor_name", "人员"), ("kind_label", "动作"), ("change", "状态"),
                    ("source", "来源"), ("note", "说明")]
+HISTORY_KEYS = ("id", "at", "actor", "actor_name", "source", "kind", "kind_label", "before", "after", "note", "data",
+                "evidence")
 
 
 @app.command()
@@ -126,11 +129,14 @@ HISTORY_COLUMNS = [("at", "时间"), ("actor_name", "人员"), ("kind_label", "�
 def history(
     occurrence: OccArg,
     plan: PlanOpt = None,
-    format: Annotated[HistoryFormat, typer.Option("--format", help="table or json")] = HistoryFormat.table,
+    format: Annotated[HistoryFormat, typer.Option("--format", help="table, json or csv")] = HistoryFormat.table,
+    header: Annotated[str, typer.Option(
+        "--header", help="CSV headers: zh (Chinese, for people) or en (the field ids, for programs)")] = "zh",
 ) -> None:
     """Every recorded action on an occurrence, oldest first."""
     from duban import actions, output
 
+    output.check_header(header)
     store, plan_id, tz, _ = _store(plan, None)
     with store.connect() as connection:
         actions.load_item(connection, plan_id=plan_id, occurrence_id=occurrence)
@@ -138,6 +144,9 @@ def history(
     rows = [{**e, "at": e["at"].astimezone(tz).isoformat()} for e in events]
     if format is HistoryFormat.json:
         emit(output.as_json(rows))
+        return
+    if format is HistoryFormat.csv and header == "en":  # every field under its id, nested values as JSON
+        emit(output.as_csv(rows, header="en", keys=HISTORY_KEYS))
         return
     for row in rows:
         row["at"] = row["at"][:16].replace("T", " ")
@@ -150,7 +159,19 @@ def history(
         if row["data"].get("replay"):
             extras.insert(0, "回放")  # made on pages served with `duban web --as-of`
         row["note"] = "；".join([row["note"], *extras] if row["note"] else extras)
+    if format is HistoryFormat.csv:  # as the table reads, states and sources in Chinese, for Excel
+        for row in rows:
+            row["change"] = f"{_state_name(row['before'])}→{_state_name(row['after'])}"
+            row["source"] = actions.SOURCE_NAMES.get(row["source"], row["source"])
+        emit(output.as_csv(rows, HISTORY_COLUMNS))
+        return
     emit(output.table(rows, HISTORY_COLUMNS) if rows else f"{occurrence}: no recorded actions yet")
+
+
+def _state_name(state: str | None) -> str:
+    from duban.actions import STATE_NAMES
+
+    return STATE_NAMES.get(state or "", state or "")
 
 
 @app.command()

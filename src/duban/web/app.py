@@ -104,6 +104,7 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
         else:
             context.setdefault("me", None)
             context.setdefault("plan", None)
+            context.setdefault("tz", None)  # signed out (an expired link in a replay): no plan, no replay banner
         html = env.get_template(f"web/{name}").render(labels=actions.KIND_LABELS, **context)
         return HTMLResponse(html, status_code=code, headers={"Cache-Control": "no-store"})
 
