@@ -152,6 +152,8 @@ def test_xlsx_ledger(sheet_dir):
     assert summary["C7"].font.b and summary["L7"].number_format == "0%"
     ws = wb["二（一）"]
     assert ws.freeze_panes == "C3" and ws.auto_filter.ref == "A2:N10"
+    assert ws.print_title_rows == "$1:$2" and ws.print_options.gridLines  # printed: headers repeat, gridlines
+    assert (ws.page_setup.orientation, ws.page_setup.paperSize, ws.page_setup.fitToWidth) == ("landscape", 9, 1)
     header = [c.value for c in ws[2]][:7]
     assert header == ["状态", "条款", "事项", "责任单位（人）", "所属单位", "截止日期", "剩余/逾期"]
     assert ws.column_dimensions["C"].width == 34

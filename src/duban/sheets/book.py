@@ -53,6 +53,11 @@ def sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _quoted(sheet: str) -> str:
+    """A sheet's name as a formula reference spells it: '二（一） 标题' (an apostrophe doubled), XML-escaped."""
+    return _escape("'" + sheet.replace("'", "''") + "'")
+
+
 def _escape(text: str) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     return BAD_XML.sub("", text)
@@ -74,7 +79,7 @@ class Book:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.partial = path.with_name(path.name + ".partial")
         self.zip = zipfile.ZipFile(self.partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
-        self.sheets: list[tuple[str, str]] = []  # (name, print title rows)
+        self.sheets: list[tuple[str, str]] = []  # (name, the filtered area once the sheet is finished)
         self.styles: dict[Style, int] = {Style(): 0}
         self.texts: dict[str, tuple[str, bool]] = {}
 
@@ -111,8 +116,9 @@ class Book:
         names = "".join(f'<sheet name="{_escape(name)}" sheetId="{n}" r:id="rId{n}"/>'
                         for n, (name, _) in enumerate(self.sheets, start=1))
         titles = "".join(
-            f'<definedName name="_xlnm.Print_Titles" localSheetId="{n}">\'{_escape(name)}\'!$1:$2</definedName>'
-            for n, (name, _) in enumerate(self.sheets))
+            f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n}" hidden="1">{_quoted(name)}!{area}'
+            f'</definedName><definedName name="_xlnm.Print_Titles" localSheetId="{n}">{_quoted(name)}!$1:$2'
+            '</definedName>' for n, (name, area) in enumerate(self.sheets))
         self.zip.writestr("xl/workbook.xml", f"{HEAD}<workbook {NS} {REL_NS}><bookViews><workbookView/></bookViews>"
                                              f"<sheets>{names}</sheets><definedNames>{titles}</definedNames></workbook>")
         rels = "".join(f'<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
@@ -173,9 +179,11 @@ class Sheet:
     def __init__(self, book: Book, name: str, title: str, columns: Sequence[tuple[str, int]], freeze: str,
                  title_style: Style, header_style: Style) -> None:
         self.book, self.columns = book, len(columns)
-        book.sheets.append((name, "1:2"))
+        book.sheets.append((name, ""))
         self.letters = [_column_letter(i) for i in range(1, len(columns) + 1)]
-        self.out = book.zip.open(f"xl/worksheets/sheet{len(book.sheets)}.xml", "w", force_zip64=True)
+        # no ZIP64 headers: a sheet stays well under 2 GiB of XML (a 1M-occurrence ledger is ~0.6 GB), and
+        # some spreadsheet programs refuse ZIP64 entries they do not need
+        self.out = book.zip.open(f"xl/worksheets/sheet{len(book.sheets)}.xml", "w")
         self.rows, self.buffer = 0, []
         self.out.write(f"{HEAD}<worksheet {NS} {REL_NS}><sheetPr><pageSetUpPr fitToPage=\"1\"/></sheetPr>"
                        f"<sheetViews><sheetView workbookViewId=\"0\">{_pane(freeze)}</sheetView></sheetViews>"
@@ -231,6 +239,8 @@ class Sheet:
         self.out.write("".join(self.buffer).encode())
         self.buffer.clear()
         last = f"{self.letters[-1]}{max(self.rows, 2)}"
+        name, _ = self.book.sheets[-1]
+        self.book.sheets[-1] = (name, f"$A$2:${self.letters[-1]}${max(self.rows, 2)}")
         self.out.write(f'</sheetData><autoFilter ref="A2:{last}"/><printOptions gridLines="1"/>'
                        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
                        '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
