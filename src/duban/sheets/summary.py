@@ -12,7 +12,7 @@ from datetime import datetime, time
 
 from sqlalchemy import Engine
 
-from duban.counts import Counts, count, tally
+from duban.counts import Counts, count
 from duban.sheets.data import Item, PlanInfo, Snapshot, UnitInfo
 
 SHEET_RUN_AT = time(7, 30)  # the daily `sheets` flow's time (prefect.yaml): the previous sheet was made then
@@ -118,18 +118,20 @@ def worst_key(item: Item) -> tuple:
 
 def build_summary(snapshot: Snapshot, since: datetime, before: dict[str, Counts]) -> Summary:
     """The summary of a snapshot; `before` holds each unit's counts at `since` (from `duban.counts.count`)."""
-    per_unit: dict[str, list[tuple[str, bool]]] = {unit_id: [] for unit_id in snapshot.units}
+    per_unit: dict[str, Counts] = {unit_id: Counts() for unit_id in snapshot.units}  # as `counts.tally`
+    seen: set[str] = set()
     worst_days: dict[str, int] = dict.fromkeys(snapshot.units, 0)
     open_items: list[Item] = []
     for item in snapshot.items:
-        per_unit[item.unit.id].append((item.status, item.verification == "已销号"))
+        per_unit[item.unit.id].add_status(item.status, item.verification == "已销号")
+        seen.add(item.unit.id)
         if item.status in OPEN:
             open_items.append(item)
             if item.days > worst_days[item.unit.id]:
                 worst_days[item.unit.id] = item.days
-    lines = [UnitLine(unit.label, unit.kind_label, tally(per_unit[unit.id]), before.get(unit.id) or Counts(),
+    lines = [UnitLine(unit.label, unit.kind_label, per_unit[unit.id], before.get(unit.id) or Counts(),
                       worst_days[unit.id], unit)
-             for unit in snapshot.units.values() if per_unit[unit.id] or unit.id in before]
+             for unit in snapshot.units.values() if unit.id in seen or unit.id in before]
     order = {unit_id: index for index, unit_id in enumerate(snapshot.units)}
     lines.sort(key=lambda line: (-line.counts.open, -line.worst_days, -line.counts.waiting,
                                  order[line.unit.id] if line.unit else 0))
