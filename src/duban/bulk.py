@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -128,10 +129,12 @@ def insert_new(
     if defaults:
         rows = [{**defaults, **row} for row in rows]
     columns = list(rows[0])
-    marker = _marker(connection)
-    one = f"({', '.join([marker] * len(columns))})"
     target = f" ({', '.join(conflict)})" if conflict else ""
     tail = f" ON CONFLICT{target} DO NOTHING RETURNING {', '.join(returning)}"
+    if connection.dialect.name == "postgresql":
+        return _insert_new_copied(connection, table, rows, columns, tail)
+    marker = _marker(connection)
+    one = f"({', '.join([marker] * len(columns))})"
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
     values = _driver_rows(connection, table, rows, columns)
     step = max(1, MAX_PARAMETERS // len(columns))
@@ -142,3 +145,22 @@ def insert_new(
         found += [tuple(r) for r in connection.exec_driver_sql(head + ", ".join([one] * len(part)) + tail,
                                                                tuple(flat))]
     return found
+
+
+_TEMPORARY = itertools.count()
+
+
+def _insert_new_copied(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: list[str],
+                       tail: str) -> list[tuple]:
+    """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT with the conflict clause (a
+    statement with thousands of parameters costs the driver more to parse than the server to run)."""
+    names = ", ".join(columns)
+    temporary = f"new_{table.name}_{next(_TEMPORARY)}"
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS "
+                               f"SELECT {names} FROM {table.name} WITH NO DATA")
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {temporary} ({names}) FROM STDIN") as copy:
+        for row in _driver_rows(connection, table, rows, columns):
+            copy.write_row(row)
+    found = connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temporary}{tail}")
+    return [tuple(r) for r in found]

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, Template
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from duban import shortlinks
 from duban.bulk import insert_new
@@ -425,8 +425,9 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
     if not messages:
         return report
     if dry_run:
+        views: dict[tuple, dict[str, Any]] = {}
         for message in messages:
-            _count(report, message, collect, _render(ctx, message, as_of, render), as_of)
+            _count(report, message, collect, _render(ctx, message, as_of, render, views), as_of)
         return report
     with engine.begin() as connection:
         day = as_of.astimezone(ctx.tz).date()
@@ -441,9 +442,9 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
         sms_people = sorted({m.person_id for m in fresh if m.channel == "sms"})
         today = as_of.astimezone(ctx.tz).date()
         sent_today = _sms_today(connection, ctx, sms_people, today) if sms_people else Counter()
-        notifications, by_key = [], {}
+        notifications, by_key, views = [], {}, {}
         for message in fresh:
-            rendered = _render(ctx, message, as_of, render)
+            rendered = _render(ctx, message, as_of, render, views)
             if message.channel == "sms":
                 rendered["not_before"], held = _sms_moment(ctx, as_of, sent_today, message.person_id)
                 sent_today[message.person_id] += 1
@@ -482,12 +483,15 @@ def _link(connection: Connection, ids: dict[str, int], by_key: dict[str, Message
     """Replace each message's placeholder with its notification's id; clear any placeholder left over."""
     table = DeliveryRow.__table__
     rows = [(ids[key], tokens[(message.person_id, message.channel)]) for key, message in by_key.items() if key in ids]
-    if rows:  # at driver speed: two integers a row, nothing for SQLAlchemy to convert
-        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    if rows and connection.dialect.name == "postgresql":  # one statement, the pairs as two arrays
         connection.exec_driver_sql(
-            f"UPDATE {table.name} SET notification_id = {marker} WHERE notification_id = {marker}", rows)
+            f"UPDATE {table.name} SET notification_id = pair.id FROM (SELECT unnest(%s::bigint[]) AS id, "
+            f"unnest(%s::bigint[]) AS token) AS pair WHERE {table.name}.notification_id = pair.token",
+            ([row[0] for row in rows], [row[1] for row in rows]))
+    elif rows:  # at driver speed: two integers a row, nothing for SQLAlchemy to convert
+        connection.exec_driver_sql(f"UPDATE {table.name} SET notification_id = ? WHERE notification_id = ?", rows)
     # A message whose key was already in the outbox (the same items at the same moment) links to nothing.
-    connection.execute(update(table).where(table.c.notification_id < 0).values(notification_id=None))
+    connection.exec_driver_sql(f"UPDATE {table.name} SET notification_id = NULL WHERE notification_id < 0")
 
 
 def _key(ctx: PlanContext, message: Message, as_of: datetime) -> str:
@@ -497,13 +501,25 @@ def _key(ctx: PlanContext, message: Message, as_of: datetime) -> str:
     return f"notice/{ctx.plan_id}/{utc(as_of):%Y%m%dT%H%M%S}/{message.person_id}/{message.channel}/{digest}"
 
 
-def _item_view(ctx: PlanContext, item: Item, as_of_day: date, link: str = "") -> dict[str, Any]:
-    """An item as the templates show it; its `url` signs the person in and lands on the item's page."""
+def _item_view(ctx: PlanContext, item: Item, as_of_day: date, link: str = "",
+               views: dict[tuple, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An item as the templates show it; its `url` signs the person in and lands on the item's page. `views`: the
+    batch's views so far, without their links (a person's email and SMS list the same items)."""
+    key = (item.occurrence_id, item.stage.name, item.why, item.state, as_of_day)
+    view = views.get(key) if views is not None else None
+    if view is None:
+        view = _item_fields(ctx, item, as_of_day)
+        if views is not None:
+            views[key] = view
+    path, quoted = _item_paths(item.occurrence_id)
+    return {**view, "url": f"{link}?next={quoted}" if link else ctx.settings.base_url.rstrip("/") + path}
+
+
+def _item_fields(ctx: PlanContext, item: Item, as_of_day: date) -> dict[str, Any]:
     task = ctx.tasks[item.task_id]
     due_local = item.due.astimezone(ctx.tz)
     due_day = due_local.date()
     stage = item.stage
-    path, quoted = _item_paths(item.occurrence_id)
     return {
         "id": item.occurrence_id, "title": task.title, "ref": task.ref, "owner_name": _owner_name(ctx, item),
         "owner_label": "责任人" if item.owner_kind == "person" else "责任单位", "due": due_local,
@@ -514,7 +530,6 @@ def _item_view(ctx: PlanContext, item: Item, as_of_day: date, link: str = "") ->
         "days_over": (as_of_day - due_day).days,
         "level": stage.level, "levels": stage.levels, "repeat": stage.repeat,
         "level_to": [_target_label(ctx, target, item.unit_id) for target in stage.to],
-        "url": f"{link}?next={quoted}" if link else ctx.settings.base_url.rstrip("/") + path,
     }
 
 
@@ -600,8 +615,10 @@ def _summary(ctx: PlanContext, message: Message) -> str:
     return "、".join(parts) + f"：「{ctx.tasks[first].title}」" + ("等" if more else "")
 
 
-def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = True) -> dict[str, Any]:
-    """The notification row for a message: address, subject, bodies, SMS template parameters."""
+def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = True,
+            views: dict[tuple, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The notification row for a message: address, subject, bodies, SMS template parameters (`views`: the item
+    views of the batch so far, shared)."""
     robot = message.person_id == ROBOT
     person = None if robot else ctx.directory.people[message.person_id]
     groups = [[line.key, line.level, [m.occurrence_id for m in line.members]] for line in message.lines]
@@ -622,9 +639,9 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
     # email leaks a code its person can revoke by signing out, never a long login token.
     short_code = shortlinks.new_code() if person is not None else ""
     link = shortlinks.url(ctx.settings.base_url, short_code) if short_code else ""
-    escalations = [_item_view(ctx, item, as_of_day, link) for item in escalating[:shown]]
+    escalations = [_item_view(ctx, item, as_of_day, link, views) for item in escalating[:shown]]
     room = shown if robot else max(shown - len(escalations), REMINDERS_SHOWN)
-    reminders = [_item_view(ctx, item, as_of_day, link) for item in reminding[:room]]
+    reminders = [_item_view(ctx, item, as_of_day, link, views) for item in reminding[:room]]
     lines = [_line_view(ctx, line, as_of_day, person, link) for line in message.lines[:LINES_SHOWN]]
     items = escalations + reminders
     missed_filters = {"status": "missed"} | ({"unit": person.unit} if person else {})
