@@ -219,6 +219,7 @@ def test_a_worker_stopped_mid_run_loses_and_doubles_nothing(city, workers, smtp_
     received = _received_keys(smtp_sink)
     assert set(received) == set(outbox), "every queued message arrived"
     doubled = [key for key, n in received.items() if n > 1]
-    # At most the one message on the wire when the process died can arrive twice, with the same Message-ID.
-    assert len(doubled) <= 1, doubled
+    # At most the messages on the wire when the process died (one per connection of the SMTP pool, 4 by default)
+    # can arrive twice, with the same Message-ID.
+    assert len(doubled) <= 4, doubled
     del runs
