@@ -66,6 +66,8 @@ def test_demo_reports_are_made_by_people_as_the_policy_finds_them(mini_store, mi
     data = [json.loads(r.data) for r in rows]
     assert all(d["demo"] and d["count"] == d["times"] for d in data)
     assert {d["late"] for d in data} == {True, False}  # the demo's late officials are recorded late
+    with_figure = [d for d in data if "value" in d]  # a task with a target: reported with its figure, as a real one
+    assert with_figure and all(d["met"] and d["value"] == 100 for d in with_figure)
     reported = next(e for e in shown if e["kind"] == "report")
     assert reported["actor_name"] in {"李联络", "孙副主任", "冯干部", "赵书记", "周干部"}, reported
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from duban.config import Settings
-from duban.models import EventRow, OccurrenceRow
+from duban.models import EventRow, OccurrenceRow, TaskRow
 from duban.store import utc
 
 REPORT_AT = time(16, 0)
@@ -69,11 +69,12 @@ def reporters(connection: Connection, plan_id: str) -> Callable[[str, str, str],
 def report_due(*, engine: Engine, plan_id: str, as_of: datetime, calendar, tz) -> int:  # noqa: ANN001
     """Mark done what the demo officials have reported by `as_of`, each with its event, recorded as
     actions.report records one (a person as actor, the count, on time or late). Returns how many."""
-    occ = OccurrenceRow.__table__
+    occ, task = OccurrenceRow.__table__, TaskRow.__table__
     with engine.begin() as connection:
         rows = connection.execute(select(
             occ.c.id, occ.c.due, occ.c.owner_kind, occ.c.owner_id, occ.c.unit_id, occ.c.state, occ.c.times,
-            occ.c.acked_at).where(
+            occ.c.acked_at, task.c.target).join(task, (task.c.plan_id == occ.c.plan_id) & (task.c.id == occ.c.task_id))
+            .where(
             occ.c.plan_id == plan_id, occ.c.state.in_(("open", "acked")), occ.c.archived.is_(False),
             occ.c.due <= utc(as_of + timedelta(days=40)))).all()
         done = []
@@ -89,6 +90,8 @@ def report_due(*, engine: Engine, plan_id: str, as_of: datetime, calendar, tz) -
                       "updated_at": utc(moment)}
             if row.acked_at is None:
                 values["acked_at"] = utc(moment)
+            if row.target:
+                values["value"] = _figure(row.target)
             connection.execute(update(occ).where(occ.c.plan_id == plan_id, occ.c.id == row.id).values(**values))
         connection.execute(insert(EventRow.__table__), [
             {"plan_id": plan_id, "occurrence_id": row.id, "at": utc(moment),
@@ -99,10 +102,18 @@ def report_due(*, engine: Engine, plan_id: str, as_of: datetime, calendar, tz) -
 
 
 def _report_data(row: Any, moment: datetime) -> dict[str, Any]:
-    """The event data actions.report records, marked as the demo's."""
+    """The event data actions.report records, marked as the demo's (a task with a target: its figure, met)."""
     times = row.times or 1
-    return {"count": times, "times": times, "late": utc(moment) > utc(row.due),
+    data = {"count": times, "times": times, "late": utc(moment) > utc(row.due),
             "reported_at": utc(moment).isoformat(), "demo": True}
+    if row.target:
+        data |= {"value": _figure(row.target), "met": True}
+    return data
+
+
+def _figure(target: str) -> float:
+    """What the demo official reports for a target: exactly its goal (a real report must carry a figure)."""
+    return float(json.loads(target).get("value", 0))
 
 
 @dataclass
