@@ -163,3 +163,13 @@ def test_months_before_the_start_are_outside(mini_store, month):
     with mini_store.connect() as connection:
         plan = load_plan(connection, "mini-2020")
     assert "才开始，不出通报" in outside_plan(plan, parse_month(month))
+
+
+def test_duban_bulletin_says_so_for_a_month_outside_the_plan(mini_store, store_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DUBAN_DATABASE_URL", store_url)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["bulletin", "--month", "2020-08", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "2020年8月：方案2020年9月1日才开始，不出通报" and not out.exists()
+    made = runner.invoke(app, ["bulletin", "--month", "2020-09", "--out", str(out), "--format", "html"])
+    assert made.exit_code == 0 and (out / "bulletin-mini-2020-2020-09.html").exists(), made.output

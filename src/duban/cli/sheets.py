@@ -86,8 +86,20 @@ def bulletin(
     first = parse_month(month)
     formats = parse_formats(format, FORMATS)
     store, plan_id, tz = _store(plan)
+    skipped = _outside_plan(store, plan_id, first)
+    if skipped:  # a month the plan does not cover: one line, nothing written (as the scheduled run)
+        emit(skipped)
+        return
     # Without --as-of: the month's end (or now), or when the store's records end if earlier (the bulletin says so).
     moment = parse_moment(as_of, tz) if as_of else None
     paths = write_bulletin(engine=store, plan_id=plan_id, month=first, out_dir=_out(out, "bulletins"),
                            formats=formats, as_of=moment, now=now(), templates_dir=_templates(templates))
     emit("\n".join(str(path) for path in paths))
+
+
+def _outside_plan(store, plan_id: str, first) -> str | None:  # noqa: ANN001 - an Engine, a date
+    from duban.bulletin import outside_plan
+    from duban.sheets.data import load_plan
+
+    with store.connect() as connection:
+        return outside_plan(load_plan(connection, plan_id), first)
