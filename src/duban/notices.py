@@ -251,7 +251,7 @@ def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Seque
     if not windows:
         return []
     query = select(occ.c.id, occ.c.task_id, occ.c.owner_id, occ.c.owner_kind, occ.c.unit_id, occ.c.due,
-                   occ.c.state, occ.c.reminders, occ.c.superseded_at).where(
+                   occ.c.state, occ.c.reminders, occ.c.superseded_at, occ.c.original_due).where(
         occ.c.plan_id == plan_id, occ.c.archived.is_(False), occ.c.state.in_(PENDING), or_(*windows))
     if units is not None:
         query = query.where(occ.c.unit_id.in_(sorted(units)))
@@ -261,7 +261,7 @@ def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Seque
         if r.reminders not in parsed:
             parsed[r.reminders] = reminders_from_json(r.reminders)
         result.append(Pending(r.id, r.task_id, r.owner_id, r.owner_kind, r.unit_id, r.due, r.state,
-                              parsed[r.reminders], r.superseded_at))
+                              parsed[r.reminders], r.superseded_at, r.original_due is not None))
     return result
 
 
