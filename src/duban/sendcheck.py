@@ -17,19 +17,11 @@ def anything_due(url: str, *, as_of: datetime, now: datetime, lease: timedelta) 
     reader = open_reader(url)
     if reader is None:
         return None
-    if reader.dialect == "sqlite":
-        import sqlite3
-
-        errors: tuple[type[Exception], ...] = (sqlite3.Error,)
-    else:
-        import psycopg
-
-        errors = (psycopg.Error,)
     sql = DUE.format(as_of=reader.param("as_of"), now=reader.param("now"), stale=reader.param("stale"))
     moments = {"as_of": reader.instant(as_of), "now": reader.instant(now), "stale": reader.instant(now - lease)}
     try:
         return bool(reader.all(sql, moments))
-    except errors:  # no outbox table yet: the dispatch flow creates it
+    except reader.errors:  # no outbox table yet: the dispatch flow creates it
         return None
     finally:
         reader.close()

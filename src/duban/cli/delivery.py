@@ -80,23 +80,15 @@ def _check_as_of(as_of: str | None, plan: str | None) -> str | None:
 def _plan_zone_light(plan: str | None) -> Any:
     """The plan's zone read with the store's own driver (no ORM: `run dispatch` with nothing due stays quick);
     None when that is not one plan or the store cannot be read so."""
-    import sqlite3
-
     from duban.readpath.connect import open_reader
     from duban.readpath.query import only_plan
 
     reader = open_reader(settings().database_url)
     if reader is None:
         return None
-    if reader.dialect == "sqlite":
-        errors: tuple[type[Exception], ...] = (sqlite3.Error,)
-    else:
-        import psycopg  # (already loaded by the reader)
-
-        errors = (psycopg.Error,)
     try:
         found = only_plan(reader, plan)
-    except errors:  # no tables yet
+    except reader.errors:  # no tables yet
         return None
     finally:
         reader.close()

@@ -110,13 +110,12 @@ def calendar_from(
 def _plan(reader: Reader, plan: str | None, owner: str | None) -> Any:
     """The one plan to read, or None when the store is empty, not synced, or holds several, or when the owner is
     no id of the plan (the full command says, or reads it as a name)."""
-    error = _driver_error(reader)
     try:
         chosen = only_plan(reader, plan)
         if chosen is not None and owner and not owner_known(reader, chosen[0], owner):
             return None
         return chosen
-    except error:
+    except reader.errors:
         return None
 
 
@@ -128,16 +127,6 @@ def _write_csv(shaper: Shaper, batches: Any, with_state: bool, header: str, out:
         return
     columns = output.STATUS_CSV if with_state else output.CALENDAR_CSV
     write_csv(batches, lambda row: output.safe_row(shaper.as_csv_zh(row)), [n for _, n in columns], out)
-
-
-def _driver_error(reader: Reader) -> type[Exception]:
-    if reader.dialect == "sqlite":
-        import sqlite3
-
-        return sqlite3.DatabaseError
-    import psycopg
-
-    return psycopg.Error
 
 
 def _write(

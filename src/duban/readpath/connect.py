@@ -55,6 +55,17 @@ class Reader:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """The driver's database errors (a store without the table asked for raises one of them)."""
+        if self.dialect == "sqlite":
+            import sqlite3
+
+            return (sqlite3.Error,)
+        import psycopg  # (already loaded: it opened this connection)
+
+        return (psycopg.Error,)
+
     def close(self) -> None:
         """Let the connection go."""
         self.connection.close()
