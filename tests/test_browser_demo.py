@@ -18,19 +18,16 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from browsing import ARTIFACTS, PHONE, launch, needs_chromium
 from conftest import free_port
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-PHONE = {"width": 390, "height": 844}
 LINK = re.compile(r"https?://[^\s\"'<>]+/(?:login|s)/[^\s\"'<>]+\?next=/item/[^\s\"'<>]+")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"),
+    needs_chromium,
 ]
 
 
@@ -95,8 +92,7 @@ def test_a_demo_email_link_opens_signed_in_at_the_demo_moment(tmp_path):
                 assert visitor.get(printed).status_code == 303, seat
                 assert name in visitor.get(f"http://127.0.0.1:{port}/").text, seat
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            browser = launch(playwright)
             page = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
                                        locale="zh-CN").new_page()
             page.goto(link)

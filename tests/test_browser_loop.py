@@ -13,21 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
+from browsing import ARTIFACTS, PHONE, launch, needs_chromium
 from conftest import Clock, at
 from sqlalchemy import select
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
 PLAN = "yunyang-2020-final-push"
 TASK = "projects-started"
 TITLE = "9月15日前所有扶贫项目全面开工"
-PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"),
+    needs_chromium,
 ]
 
 
@@ -139,8 +136,7 @@ def test_the_loop_in_chromium(shipped, server, smtp_sink, tmp_path):
     office_link = login_link(mail_to(smtp_sink, office.email), settings.base_url)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(playwright)
         phone = {"viewport": PHONE, "device_scale_factor": 1, "is_mobile": True, "has_touch": True,
                  "locale": "zh-CN"}
         official = browser.new_context(**phone).new_page()

@@ -6,20 +6,19 @@ reports the item done with a photo, and the office verifies it. Screenshots go t
 """
 
 import re
-from pathlib import Path
 
 import pytest
+from browsing import PHONE, launch, needs_chromium
 from conftest import at
 from sqlalchemy import select
-from test_browser_loop import CHROMIUM, PHONE, PLAN, login_link, person, send_reminders, server, shipped, shot
+from test_browser_loop import PLAN, login_link, person, send_reminders, server, shipped, shot
 
 TITLE = "开展扶贫项目资金专项检查"
 UNIT = "town-shuangjiang"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"),
+    needs_chromium,
 ]
 __all__ = ["server", "shipped"]  # fixtures, from the loop's browser test
 
@@ -47,8 +46,7 @@ def test_hand_out_extend_rectify_verify_in_chromium(shipped, server, smtp_sink, 
     office_link = login_url(settings=settings, person_id=office.id, plan_id=PLAN, now=clock.now)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(playwright)
         phone = {"viewport": PHONE, "device_scale_factor": 1, "is_mobile": True, "has_touch": True,
                  "locale": "zh-CN"}
         desk = browser.new_context(**phone).new_page()

@@ -9,19 +9,15 @@ test-artifacts/ (git-ignored) for people to look at.
 
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from browsing import ARTIFACTS, PHONE, launch, needs_chromium
 from conftest import Clock, at
 from sqlalchemy import select
 
 from duban.config import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = ROOT / "test-artifacts"
-PHONE = {"width": 390, "height": 844}
 BASE = "https://duban.example.gov.cn"
 MOMENT = "2020-10-28 09:00"
 MONDAY = "2020-10-26 08:30"
@@ -33,7 +29,7 @@ ENTRY = re.compile(r"(?m)^\s*\(?(\d+)[.)] ")  # a numbered entry of the text par
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: apt-get install chromium fonts-noto-cjk"),
+    needs_chromium,
 ]
 
 
@@ -84,7 +80,7 @@ def mails(tmp_path_factory):
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 

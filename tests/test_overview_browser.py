@@ -1,20 +1,18 @@
 """The leaders' overview in headless Chromium, on the shipped plan: the office lands on it, opens the list behind a
 number, and reaches its own items in one click. Screenshots at desktop and phone size go to test-artifacts/."""
 
-from pathlib import Path
 
 import pytest
+from browsing import ARTIFACTS, DESKTOP, PHONE, launch, needs_chromium
 from conftest import at
 from sqlalchemy import update
-from test_browser_loop import ARTIFACTS, CHROMIUM, PHONE, PLAN, person, server, shipped, shot
+from test_browser_loop import PLAN, person, server, shipped, shot
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"),
+    needs_chromium,
 ]
 __all__ = ["server", "shipped"]  # fixtures, from the loop's browser test
-DESKTOP = {"width": 1280, "height": 900}
 
 
 def campaign(engine):
@@ -42,8 +40,7 @@ def test_the_office_lands_on_the_overview_in_chromium(shipped, server):
     office = person(settings, engine, "office", "liaison")
     link = login_url(settings=settings, person_id=office.id, plan_id=PLAN, now=clock.now)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(playwright)
         desk = browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page()
         desk.goto(link)
         desk.wait_for_selector("h1:has-text('总览')")

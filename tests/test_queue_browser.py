@@ -3,20 +3,16 @@ reason, and see it marked 已退回 on the town's list. Screenshots at 1280 and 
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from browsing import ARTIFACTS, DESKTOP, PHONE, launch, needs_chromium
 from conftest import Clock, at, free_port
 from sqlalchemy import func, select
 from test_queue import PLAN, queue_store
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: apt-get install chromium fonts-noto-cjk"),
+    needs_chromium,
 ]
 
 
@@ -58,8 +54,7 @@ def test_the_office_works_the_queue_in_chromium(running):
     settings, engine = running
     token = make_token(secret=settings.secret, person_id="office-liaison", plan_id=PLAN, now=at("2020-11-02 10:00"))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch(playwright)
         desk = browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page()
         desk.goto(f"{settings.base_url}/login/{token}?next=/queue")
         desk.wait_for_selector("h1:has-text('待审核')")

@@ -9,15 +9,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from browsing import ARTIFACTS, launch, needs_chromium
 
 from duban.config import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: apt-get install chromium fonts-noto-cjk"),
+    needs_chromium,
 ]
 
 
@@ -63,7 +61,7 @@ def rendered(tmp_path_factory):
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 
