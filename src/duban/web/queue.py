@@ -240,7 +240,8 @@ def _rows(connection: Connection, plan_id: str, found: list[Any], as_of: datetim
         reporter = reporters.get(r.id)
         rows.append({
             "id": r.id, "task_id": r.task_id, "title": r.title, "ref": r.ref, "unit_id": r.unit_id,
-            "unit_name": unit_name, "owner_name": owner, "reporter": people.get(reporter, reporter or ""),
+            "unit_name": unit_name, "owner_name": owner,
+            "reporter": "" if reporter == r.owner_id else people.get(reporter, reporter or ""),  # the owner: named once
             "due": r.due, "reported_at": r.reported_at, "state": r.state, "status": status,
             "status_name": STATE_LABELS.get(status, status), "late": bool(r.reported_at and r.reported_at > r.due),
             "figure": queries.figure_text(r.value, r.target), "target": queries.target_text(r.target),
