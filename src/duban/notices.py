@@ -584,9 +584,12 @@ def _line_view(ctx: PlanContext, line: Line, as_of_day: date, person: Any, link:
         name = _owner_name(ctx, member, with_unit=line.scope is None)
         worst_named.append(f"{name}{(as_of_day - member.due.astimezone(ctx.tz).date()).days}天")
     soonest = min(member.due for member in line.members).astimezone(ctx.tz).date()
+    scope_name = ctx.units.get(line.scope, line.scope) if line.scope else ""
+    # a line about one owner names it (unless its scope already does): 「已逾期28天」 alone leaves a leader asking whose
+    owner = _owner_name(ctx, line.members[0], with_unit=line.scope is None) if counts.owners == 1 else ""
     return {
         "task_id": line.task_id, "title": task.title, "ref": task.ref, "why": line.why,
-        "scope_name": ctx.units.get(line.scope, line.scope) if line.scope else "",
+        "scope_name": scope_name, "owner": "" if owner == scope_name else owner,
         "kind": "escalate" if line.level else "remind", "level": line.level, "levels": top.stage.levels,
         "level_to": [_target_label(ctx, target, top.unit_id) for target in top.stage.to],
         "measure": "名责任人" if by_person else "个责任单位", "noun": "名" if by_person else "个",
