@@ -654,7 +654,8 @@ def _render(ctx: PlanContext, message: Message, as_of: datetime, render: bool = 
         "as_of_day": as_of_day, "tz": ctx.tz, "base_url": ctx.settings.base_url.rstrip("/"),
         "shown": ROBOT_ITEMS_SHOWN, "n_items": len(message.items), "n_escalations": len(escalating),
         "n_reminders": len(reminding), "lines": lines, "n_lines": len(message.lines),
-        "lines_overdue": sum(line.counts.overdue_owners for line in message.lines), "missed": message.missed,
+        # tasks with someone overdue: owners summed over tasks count a unit once per task (「3919个单位」 at the county)
+        "lines_overdue": sum(1 for line in message.lines if line.counts.overdue_owners), "missed": message.missed,
         "missed_url": _page_url(ctx, person, link, missed_filters) if message.missed else "",
         "all_url": _page_url(ctx, person, link, {"status": "overdue"}),
     }
