@@ -4,7 +4,9 @@
     python benchmarks/demo_messages.py /tmp/x/var --until 2020-10-29 --show 2020-10-28 --people p0011 p0009 p0001
 
 Reads the Maildir and the SMS log the local channels write (`var/outbox/`); each message's day is the run that
-made it (its X-Duban-Key). A "list" is a run of numbered entries (1. 2. 3. ...) in an email's plain text.
+made it (its X-Duban-Key). A "list" is a run of numbered entries (1. 2. 3. ...) in an email's plain text;
+"entries listed" counts every numbered entry of one email, the digest's sub-entries ((1) (2) ...) included, since
+an email now has up to three lists (overdue, due soon, roll-up lines) and the digest a block per unit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 ENTRY = re.compile(r"^(\d+)\. ")
+ANY_ENTRY = re.compile(r"(?m)^\s*\(?\d+[.)] ")  # 1. or (1) at a line's start
+URL = re.compile(r"https?://\S+")
+MAX_EMAIL_BYTES = 30 * 1024
 
 
 def _day(key: str) -> date:
@@ -53,6 +58,11 @@ def longest_list(text: str) -> int:
             current = int(match.group(1))
             longest = max(longest, current)
     return longest
+
+
+def entries_listed(text: str) -> int:
+    """Numbered entries in all of a text's lists, sub-entries included."""
+    return len(ANY_ENTRY.findall(text))
 
 
 def emails(var: Path, until: date) -> list[dict]:
@@ -94,12 +104,27 @@ def report(var: Path, until: date, show_day: date | None, people: list[str], con
     workdays = len({m["day"] for m in mails} | {t["day"] for t in texts})
     biggest = max(mails, key=lambda m: m["bytes"])
     listiest = max(mails, key=lambda m: longest_list(m["text"]))
+    notice = max((m for m in mails if m["kind"] == "notice"), key=lambda m: m["bytes"])
+    fullest = max(mails, key=lambda m: entries_listed(m["text"]))
+    longest_text = max(texts, key=lambda t: len(t["text"]), default={"text": "", "person": "", "day": ""})
+    messages_per_day = Counter((m["person"], m["day"]) for m in [*mails, *texts])
     result = {
         "until": until.isoformat(), "emails": len(mails), "sms": len(texts), "run_days_with_messages": workdays,
-        "largest_email_bytes": biggest["bytes"], "largest_email": f"{names.get(biggest['person'])} {biggest['day']}",
+        "largest_email_bytes": biggest["bytes"],
+        "largest_email": f"{names.get(biggest['person'])} {biggest['day']} {biggest['kind']}",
+        "largest_notice_bytes": notice["bytes"], "largest_notice": f"{names.get(notice['person'])} {notice['day']}",
+        "largest_digest_bytes": max((m["bytes"] for m in mails if m["kind"] == "digest"), default=0),
+        "emails_over_30k": sum(1 for m in mails if m["bytes"] > MAX_EMAIL_BYTES),
         "longest_list_entries": longest_list(listiest["text"]),
         "longest_list_email": f"{names.get(listiest['person'])} {listiest['day']}",
-        "longest_sms_chars": max((len(t["text"]) for t in texts), default=0),
+        "most_entries_listed": entries_listed(fullest["text"]),
+        "most_entries_email": f"{names.get(fullest['person'])} {fullest['day']} {fullest['kind']}",
+        "longest_sms_chars": len(longest_text["text"]),
+        "longest_sms": f"{names.get(longest_text['person'])} {longest_text['day']}: {longest_text['text']}",
+        "longest_sms_chars_without_link": max((len(URL.sub("", t["text"])) for t in texts), default=0),
+        "sms_over_70": sum(1 for t in texts if len(t["text"]) > 70),
+        "most_messages_one_person_one_day": max(messages_per_day.values(), default=0),
+        "most_messages_one_person": max(Counter(m["person"] for m in [*mails, *texts]).values(), default=0),
         "most_emails_one_person_one_day": max(per_day.values(), default=0),
         "most_emails_one_person": per_person.most_common(1)[0][1] if per_person else 0,
         "most_emails_person": names.get(per_person.most_common(1)[0][0]) if per_person else "",
