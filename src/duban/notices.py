@@ -27,6 +27,7 @@ from duban.catalog import Policy, parse_catalog
 from duban.config import Settings
 from duban.directory import person_from_row
 from duban.links import item_path
+from duban.manyof import many_of
 from duban.models import DeliveryRow, NotificationRow, OccurrenceRow, PersonRow, PlanRow, TaskRow, UnitRow
 from duban.outbox import enqueue_ids
 from duban.policy import (
@@ -273,9 +274,9 @@ def _delivered(connection: Connection, plan_id: str, stages: list[tuple[Pending,
         by_stage[stage.name].append(occ.id)
     found: set[tuple] = set()
     for name, ids in by_stage.items():
-        for start in range(0, len(ids), 900):
+        for among in many_of(connection, table.c.occurrence_id, ids):
             query = select(table.c.occurrence_id, table.c.stage, table.c.person_id, table.c.channel).where(
-                table.c.plan_id == plan_id, table.c.occurrence_id.in_(ids[start:start + 900]), table.c.stage == name)
+                table.c.plan_id == plan_id, among, table.c.stage == name)
             found.update(tuple(r) for r in connection.execute(query))
     return found
 
@@ -395,10 +396,9 @@ def _sms_today(connection: Connection, ctx: PlanContext, people: list[str], day:
     start = utc(datetime.combine(day, time(), tzinfo=ctx.tz))
     end = utc(datetime.combine(day + timedelta(days=1), time(), tzinfo=ctx.tz))
     counts: Counter = Counter()
-    for offset in range(0, len(people), 900):
+    for among in many_of(connection, table.c.person_id, people):
         query = select(table.c.person_id, func.count()).where(
-            table.c.plan_id == ctx.plan_id, table.c.channel == "sms",
-            table.c.person_id.in_(people[offset:offset + 900]),
+            table.c.plan_id == ctx.plan_id, table.c.channel == "sms", among,
             table.c.not_before >= start, table.c.not_before < end, table.c.state != "given_up",
         ).group_by(table.c.person_id)
         counts.update(dict(connection.execute(query).all()))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from duban.counts import Counts, count, total
+from duban.manyof import many_of
 from duban.models import DeliveryRow
 
 if TYPE_CHECKING:
@@ -85,10 +86,9 @@ def told(connection: Connection, plan_id: str, lines: dict[tuple[str, str], list
     found: dict[tuple[str, str, str], list[tuple[datetime, int]]] = defaultdict(list)
     if not keys:
         return found
-    for start in range(0, len(people), 500):
+    for among in many_of(connection, table.c.person_id, people):
         query = select(table.c.occurrence_id, table.c.person_id, table.c.channel, table.c.at, table.c.stage).where(
-            table.c.plan_id == plan_id, table.c.occurrence_id.in_(keys),
-            table.c.person_id.in_(people[start:start + 500]), table.c.at >= as_of - LOOKBACK)
+            table.c.plan_id == plan_id, table.c.occurrence_id.in_(keys), among, table.c.at >= as_of - LOOKBACK)
         for key, person_id, channel, at, stage in connection.execute(query):
             found[(key, person_id, channel)].append((at, level_of(stage)))
     return found
