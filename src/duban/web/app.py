@@ -463,5 +463,5 @@ def create_app(settings: Settings, now: Callable[[], datetime] | None = None, en
     from duban.web import overview as leaders  # the leaders' overview, where the office and leaders land (issue 10)
 
     overview_page = leaders.install(app, pages)
-    queue.install(app, casework.Pages(db, render, refuse, visit_of, check_csrf, clock, replay))  # 待审核 (issue 10)
+    queue.install(app, pages)  # the office's 待审核 queue (issue 10)
     return app
