@@ -12,6 +12,7 @@ import pytest
 from browsing import ARTIFACTS, launch, needs_chromium
 
 from duban.config import ROOT
+from duban.digest import UNITS_SHOWN
 
 pytestmark = [
     pytest.mark.browser,
@@ -136,6 +137,6 @@ def test_bulletin_on_a4_and_a_phone(browser, rendered):
 
 def test_digest_email_on_a_phone(browser, rendered):
     page = shoot(browser, rendered["digest"], "digest-phone", 390, 1600, phone=True)
-    assert page.locator("h3.unit").count() == 8  # the units with the oldest overdue work; the rest counted
+    assert page.locator("h3.unit").count() == UNITS_SHOWN  # the units with the oldest overdue work; the rest counted
     assert "个单位有逾期或未按期事项" in page.locator("body").inner_text()
     page.close()

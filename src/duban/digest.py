@@ -24,8 +24,8 @@ from duban.sheets.data import Item, PlanInfo, Snapshot, UnitInfo, load_snapshot
 from duban.sheets.sheet import ItemGroup, group_items
 
 WEEK = timedelta(days=7)
-UNITS_SHOWN = 8
-LINES_SHOWN = 3
+UNITS_SHOWN = 5
+LINES_SHOWN = 2
 UNIT_HEAD_ROLES = ("head", "leader")  # who reads the digest for `unit:<id>` in the catalog's digest.to
 
 

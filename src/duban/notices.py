@@ -56,9 +56,9 @@ BATCH = 500
 ROBOT_ITEMS_SHOWN = 30
 # A message fits a phone screen or two whatever the plan's size: at most this many of one's own items of each
 # kind, and this many roll-up lines, are listed; the counts and the links carry the rest.
-ITEMS_SHOWN = 8  # own items in all: the overdue first, then those due soon (at least REMINDERS_SHOWN of them)
-REMINDERS_SHOWN = 2
-LINES_SHOWN = 8
+ITEMS_SHOWN = 4  # own items in all: the overdue first, then those due soon (at least REMINDERS_SHOWN of them)
+REMINDERS_SHOWN = 1
+LINES_SHOWN = 4
 
 
 @dataclass(frozen=True)
