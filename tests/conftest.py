@@ -88,6 +88,24 @@ def engine(store_url: str):
 
 
 @pytest.fixture
+def store(store_url: str, engine):
+    """The fresh store's URL and its engine, for tests that hand the URL to other processes."""
+    return store_url, engine
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a test module."""
+    from browsing import launch
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
 def mini_catalog():
     """The small test plan."""
     return load_catalog(DATA / "mini.yaml")

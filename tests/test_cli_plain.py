@@ -10,29 +10,17 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
-from typer.testing import CliRunner
+from test_cli_reading import CONTACTS, MINI, invoke, runner
 
 from duban import output
-from duban.cli import _load_commands
 from duban.cli.common import app
 from duban.models import TaskRow
 from tests.conftest import ROOT
 
-DATA = Path(__file__).parent / "data"
-MINI, CONTACTS = str(DATA / "mini.yaml"), str(DATA / "mini_contacts.csv")
 HOSTILE = ["=HYPERLINK(\"http://x.example/\",\"点我\")", "+86 138", "-2+3", "@SUM(A1)", "\tTab"]
-runner = CliRunner()
-_load_commands()
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def read_csv(text: str) -> list[list[str]]:

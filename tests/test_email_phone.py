@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
-from browsing import ARTIFACTS, PHONE, launch, needs_chromium
+from browsing import ARTIFACTS, PHONE, needs_chromium
 from conftest import Clock, at
 from sqlalchemy import select
 
@@ -76,15 +76,6 @@ def mails(tmp_path_factory):
     found["digest"] = next(r for key, r in sorted(rows.items()) if key.startswith("digest/"))
     yield {"engine": engine, "settings": settings, "rows": found, "folder": folder}
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def open_on_phone(browser, mails, name):

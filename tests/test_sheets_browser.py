@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from browsing import ARTIFACTS, launch, needs_chromium
+from browsing import ARTIFACTS, needs_chromium
 
 from duban.config import ROOT
 from duban.digest import UNITS_SHOWN
@@ -56,15 +56,6 @@ def rendered(tmp_path_factory):
     for path in (sheet, detail, bulletin):
         shutil.copy(path, ARTIFACTS / path.name)
     return {"sheet": sheet, "detail": detail, "bulletin": bulletin, "digest": digest}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def shoot(browser, html: Path, name: str, width: int, height: int, *, phone: bool = False, paper: str = "",

@@ -23,7 +23,6 @@ from duban import outbox
 from duban.models import NotificationRow
 from duban.notify.email import SmtpSender
 from duban.notify.sms import sms_sender
-from duban.store import make_engine, migrate
 
 AS_OF = datetime(2020, 10, 29, 1, 0, tzinfo=UTC)
 LEASE = 3.0  # seconds: short, so that a slow channel outlives it
@@ -56,14 +55,6 @@ def rows(emails: int, sms: int) -> list[dict]:
     return made + [{"plan_id": "p", "key": f"s{n}", "person_id": f"person{n}", "channel": "sms",
                     "address": f"1380000{n:04d}", "subject": "督办提醒", "body_text": "请按时完成", "as_of": AS_OF,
                     "data": {"sms_params": {"name": f"官员{n}", "count": "1"}}} for n in range(sms)]
-
-
-@pytest.fixture
-def store(store_url):
-    engine = make_engine(store_url)
-    migrate(engine)
-    yield store_url, engine
-    engine.dispose()
 
 
 @pytest.fixture

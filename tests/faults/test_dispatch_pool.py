@@ -22,7 +22,6 @@ from sqlalchemy import select
 from duban import outbox
 from duban.models import NotificationRow
 from duban.notify.email import SmtpSender
-from duban.store import make_engine, migrate
 
 AS_OF = datetime(2020, 10, 29, 1, 0, tzinfo=UTC)
 LEASE = 3.0
@@ -67,14 +66,6 @@ def smtp():
     server = Sessions().start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def store(store_url):
-    engine = make_engine(store_url)
-    migrate(engine)
-    yield store_url, engine
-    engine.dispose()
 
 
 def queue(engine, count: int) -> set[str]:
