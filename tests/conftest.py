@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -133,6 +137,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(uvicorn: Any, wait: float = 10.0) -> Iterator[None]:
+    """Run a uvicorn server (duban.web.server) in a thread until the block ends; it must start within `wait` s."""
+    thread = threading.Thread(target=uvicorn.run, daemon=True)
+    thread.start()
+    deadline = time.time() + wait
+    while not uvicorn.started:
+        assert time.time() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        uvicorn.should_exit = True
+        thread.join(5)
 
 
 class SmtpSink:

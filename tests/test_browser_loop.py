@@ -8,13 +8,11 @@ of every page goes to test-artifacts/.
 
 import re
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from browsing import ARTIFACTS, PHONE, launch, needs_chromium
-from conftest import Clock, at
+from conftest import Clock, at, serving
 from sqlalchemy import select
 
 ROOT = Path(__file__).parent.parent
@@ -89,16 +87,8 @@ def server(shipped):
 
     settings, _, port = shipped
     clock = Clock(at("2020-09-08 09:30"))
-    running = make_server(settings, host="127.0.0.1", port=port, now=clock)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not running.started:
-        assert time.time() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield clock
-    running.should_exit = True
-    thread.join(5)
+    with serving(make_server(settings, host="127.0.0.1", port=port, now=clock)):
+        yield clock
 
 
 def shot(page, name):

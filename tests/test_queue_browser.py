@@ -1,12 +1,10 @@
 """The office works its queue in headless Chromium: filter to one town, batch-verify ten, return one with a
 reason, and see it marked 已退回 on the town's list. Screenshots at 1280 and 390 px go to test-artifacts/."""
 
-import threading
-import time
 
 import pytest
 from browsing import ARTIFACTS, DESKTOP, PHONE, launch, needs_chromium
-from conftest import Clock, at, free_port
+from conftest import Clock, at, free_port, serving
 from sqlalchemy import func, select
 from test_queue import PLAN, queue_store
 
@@ -26,16 +24,8 @@ def running(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'queue.sqlite'}", var_dir=str(tmp_path / "var"),
                         base_url=f"http://127.0.0.1:{port}", secret="queue-browser-" + "q" * 20)
     engine = queue_store(settings.database_url, tmp_path)
-    web = server(settings, host="127.0.0.1", port=port, now=Clock(at("2020-11-02 10:00")))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not web.started:
-        assert time.time() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield settings, engine
-    web.should_exit = True
-    thread.join(5)
+    with serving(server(settings, host="127.0.0.1", port=port, now=Clock(at("2020-11-02 10:00")))):
+        yield settings, engine
     engine.dispose()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Clock, at, free_port
+from conftest import Clock, at, free_port, serving
 
 from duban.links import make_token
 from duban.models import EvidenceRow, OccurrenceRow
@@ -67,16 +66,8 @@ def running(mini_store, loop_settings) -> Iterator[Running]:
 
     port = free_port()
     clock = Clock(at("2020-09-14 10:00"))
-    uvicorn = server(loop_settings, host="127.0.0.1", port=port, now=clock)
-    thread = threading.Thread(target=uvicorn.run, daemon=True)
-    thread.start()
-    deadline = time.time() + WAIT
-    while not uvicorn.started:
-        assert time.time() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield Running(port, loop_settings, mini_store, clock)
-    uvicorn.should_exit = True
-    thread.join(5)
+    with serving(server(loop_settings, host="127.0.0.1", port=port, now=clock), wait=WAIT):
+        yield Running(port, loop_settings, mini_store, clock)
 
 
 def head(path: str, *, length: int | None = None, cookie: str = "", extra: str = "",
