@@ -82,7 +82,12 @@ class UnitMonth:
     @property
     def rank_text(self) -> str:
         """3, or 并列第3 when shared."""
-        return "" if self.rank is None else f"并列第{self.rank}" if self.tied else str(self.rank)
+        return rank_label(self.rank, self.tied)
+
+
+def rank_label(rank: int | None, tied: bool) -> str:
+    """A competition rank as the bulletin prints it: 3, 并列第3 when shared, nothing when unranked."""
+    return "" if rank is None else f"并列第{rank}" if tied else str(rank)
 
 
 @dataclass(slots=True)

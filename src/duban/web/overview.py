@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import ColumnElement, Connection, and_, select
 
-from duban.bulletin import RANKED_KINDS, UnitMonth, next_month, parse_month, rank
+from duban.bulletin import RANKED_KINDS, UnitMonth, next_month, parse_month, rank, rank_label
 from duban.casework.counts import problem_counts
 from duban.counts import SETS, Counts, count, in_set, total
 from duban.links import item_path
@@ -43,7 +43,7 @@ class UnitLine:
     @property
     def rank_text(self) -> str:
         """3, 并列第3, or nothing when nothing fell due."""
-        return "" if self.rank is None else f"并列第{self.rank}" if self.tied else str(self.rank)
+        return rank_label(self.rank, self.tied)
 
 
 @dataclass(slots=True)
