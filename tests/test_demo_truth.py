@@ -173,3 +173,19 @@ def test_duban_bulletin_says_so_for_a_month_outside_the_plan(mini_store, store_u
     assert result.stdout.strip() == "2020年8月：方案2020年9月1日才开始，不出通报" and not out.exists()
     made = runner.invoke(app, ["bulletin", "--month", "2020-09", "--out", str(out), "--format", "html"])
     assert made.exit_code == 0 and (out / "bulletin-mini-2020-2020-09.html").exists(), made.output
+
+
+def test_the_closing_summary_shows_different_example_subjects(tmp_path):
+    from email.message import EmailMessage
+    from mailbox import Maildir
+
+    box = Maildir(tmp_path / "maildir")
+    for subject in ["【督办周报】本周无逾期事项"] * 4 + ["【督办提醒】1项工作即将到期", "【督办周报】本周无逾期事项",
+                                                   "【督办催办】1项工作已逾期", "【督办提醒】2项工作即将到期"]:
+        message = EmailMessage()
+        message["Subject"] = subject
+        box.add(message)
+    shown = demo._example_subjects(box)
+    assert len(shown) == 3 and len(set(shown)) == 3  # (Maildir keys order the messages only to the second)
+    assert set(shown) <= {"【督办周报】本周无逾期事项", "【督办提醒】1项工作即将到期", "【督办催办】1项工作已逾期",
+                          "【督办提醒】2项工作即将到期"}

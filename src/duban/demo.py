@@ -138,12 +138,24 @@ def outbox_files(settings: Settings) -> OutboxFiles:
     if maildir.exists():
         box = mailbox.Maildir(maildir, create=False)
         emails = len(box)
-        for key in sorted(box.keys())[:3]:
-            from email.header import decode_header, make_header
-
-            subjects.append(str(make_header(decode_header(box[key]["Subject"] or ""))))
+        subjects = _example_subjects(box)
     lines = sum(1 for _ in sms.open(encoding="utf-8")) if sms.exists() else 0
     return OutboxFiles(maildir, sms, emails, lines, subjects)
+
+
+def _example_subjects(box: mailbox.Maildir, wanted: int = 3, looked_at: int = 300) -> list[str]:
+    """Up to `wanted` different subjects among the first messages, in the order they were written (the first
+    day's emails are often one digest sent to several leaders, which would show one subject three times)."""
+    from email.header import decode_header, make_header
+
+    subjects: list[str] = []
+    for key in sorted(box.keys())[:looked_at]:
+        subject = str(make_header(decode_header(box[key]["Subject"] or "")))
+        if subject not in subjects:
+            subjects.append(subject)
+        if len(subjects) == wanted:
+            break
+    return subjects
 
 
 def demo_days(start: date, until: date, calendar) -> list[date]:  # noqa: ANN001
