@@ -305,6 +305,22 @@ def test_item_shows_the_report_before_the_decision_and_moves_on(office):
     assert urlsplit(last.headers["location"]).path == item_path(order[2])  # from the last, round to the top
 
 
+def test_skip_leaves_the_item_undecided_and_opens_the_next(office):
+    client = office.login("office-liaison")
+    q = "unit=shuangjiang&state=waiting&sort=due"
+    order = listed(client.get(f"/queue?{q}"))
+    page = client.get(f"{item_path(order[0])}?q={q.replace('&', '%26')}")
+    skip = soup(page).find("a", string=lambda text: text and "跳过" in text)["href"]
+    moved = client.get(skip, follow_redirects=False)
+    landed = urlsplit(moved.headers["location"])
+    assert landed.path == item_path(order[1]) and parse_qs(landed.query) == {"q": [q]}
+    assert listed(client.get(f"/queue?{q}")) == order  # nothing decided, nothing moved
+    last = client.get(f"/queue/next?after={order[-1]}&q={q.replace('&', '%26')}", follow_redirects=False)
+    assert urlsplit(last.headers["location"]).path == item_path(order[0])  # from the last, round to the top
+    assert client.get("/queue/next?after=x&q=unit%3Dnowhere").status_code == 400
+    assert office.login("sj-head").get(skip).status_code == 403
+
+
 # --- 已退回 in every list, and the owner told -----------------------------------------------------------------------
 
 def test_returned_shows_with_its_reason_in_every_list(office):

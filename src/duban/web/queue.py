@@ -328,6 +328,22 @@ def install(app: FastAPI, pages: Pages) -> None:
             "verify": "已审核销号。", "reject": "已退回，并通知报告人。"}.get(ok, "")
         return show(visit, filters, notice=notice)
 
+    @app.get("/queue/next")
+    def skip(request: Request, after: str = "", q: str = "") -> Response:
+        """The item after `after` in the filtered queue, leaving `after` undecided (the item page's 跳过)."""
+        visit, refused = office_visit(request)
+        if refused:
+            return refused
+        try:
+            filters = parse_query(q)
+        except FilterError as error:
+            return refuse(400, "筛选条件有误", str(error), visit)
+        with db.connect() as connection:
+            following = next_waiting(connection, plan_id=visit.plan.id, filters=filters, after=after)
+        if following is None:
+            return RedirectResponse(f"/queue?{filters.query(page=1)}", status_code=303)
+        return RedirectResponse(f"{item_path(following)}?{urlencode({'q': filters.query(page=1)})}", status_code=303)
+
     @app.post("/queue/verify")
     async def batch_verify(request: Request) -> Response:
         visit, refused = office_visit(request)
