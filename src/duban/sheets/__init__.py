@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 
 __all__ = ["status_sheet_name", "write_status_sheet"]
 
+CHAT_LINES = 20  # lines per state the chat sheet (status.md) writes out; groups after them are only counted
+
 
 def status_sheet_name(plan_id: str, as_of: datetime, extension: str, part: str = "") -> str:
     """status-<plan>-<YYYY-MM-DD>.<ext>: one file per plan and day (status-...-detail.html for the ledger page)."""
@@ -29,32 +31,54 @@ def write_status_sheet(
     horizon_days: int | None = None, since: datetime | None = None,
 ) -> list[Path]:
     """Render the status sheet at `as_of` into `out_dir`, one file per format (two for HTML: the summary and the
-    detail page); return the paths. The summary compares with `since` (default: the previous workday's morning)."""
+    detail page); return the paths. The summary compares with `since` (default: the previous workday's morning).
+
+    The items are read twice or more rather than held: once to count (tallies, pictures, units, the worst items),
+    then once per ledger (the detail page, the XLSX) in the order shown, written as they come."""
     from duban.casework.counts import counts_at
-    from duban.sheets.data import load_snapshot
+    from duban.sheets.data import open_source, source_items
+    from duban.sheets.ordered import Sections, items_in_state, problem_items, shown_items
     from duban.sheets.render import render, render_context, stream_text, templates, write_text
     from duban.sheets.rows import item_rows
-    from duban.sheets.sheet import DEFAULT_HORIZON, build_sheet
-    from duban.sheets.summary import build_summary, counts_then, previous_sheet_moment
+    from duban.sheets.sheet import DEFAULT_HORIZON, SheetGathering, tally_groups
+    from duban.sheets.summary import SummaryGathering, counts_then, previous_sheet_moment
     from duban.sheets.xlsx import write_ledger
 
-    snapshot = load_snapshot(engine, plan_id, as_of)
-    sheet = build_sheet(snapshot, DEFAULT_HORIZON if horizon_days is None else horizon_days)
-    problems = counts_at(engine, plan_id, sheet.as_of)  # 问题整改 (issue 15)
-    moment = (since or previous_sheet_moment(snapshot.plan, snapshot.as_of)).astimezone(snapshot.plan.tz)
-    summary = build_summary(snapshot, moment, counts_then(engine, plan_id, moment))
+    source = open_source(engine, plan_id, as_of)
+    horizon = DEFAULT_HORIZON if horizon_days is None else horizon_days
+    gathering = SheetGathering(source.plan, source.units, source.tasks, source.as_of, horizon)
+    summing = SummaryGathering(source.units)
+    for item in source_items(source):
+        gathering.add(item)
+        summing.add(item)
+    problems = counts_at(engine, plan_id, source.as_of)  # 问题整改 (issue 15)
+    moment = (since or previous_sheet_moment(source.plan, source.as_of)).astimezone(source.plan.tz)
+    summary = summing.summary(source.plan, source.as_of, moment, counts_then(engine, plan_id, moment))
+    sheet = gathering.sheet()  # (its sections' items are read by the ledgers below, not kept)
+    sheet.pressing_groups = lambda status: tally_groups(items_in_state(source, horizon, status), CHAT_LINES)
     folder, env, paths = Path(out_dir), templates(templates_dir), []
     names = {"summary_name": status_sheet_name(plan_id, sheet.as_of, "html"),
              "detail_name": status_sheet_name(plan_id, sheet.as_of, "html", "detail")}
+    section_names = [section.name for section in sheet.sections]
     for fmt in formats:
         path = folder / status_sheet_name(plan_id, sheet.as_of, fmt)
         if fmt == "xlsx":
-            paths.append(write_ledger(sheet, path, snapshot))
+            sections = Sections(shown_items(source, horizon), section_names)
+            try:
+                ledger = gathering.sheet(sections.of)
+                paths.append(write_ledger(ledger, path, problem_items(source) if ledger.has_problems else ()))
+            finally:
+                sections.close()
             continue
         paths.append(write_text(path, render(env, f"sheets/status.{fmt}", sheet=sheet, summary=summary,
                                              problems=problems, **names)))
         if fmt == "html":
             detail = env.get_template("sheets/status-detail.html")
-            paths.append(stream_text(folder / names["detail_name"], detail.generate(
-                sheet=sheet, problems=problems, item_rows=item_rows, **render_context(), **names)))
+            sections = Sections(shown_items(source, horizon), section_names)
+            try:
+                paths.append(stream_text(folder / names["detail_name"], detail.generate(
+                    sheet=gathering.sheet(sections.of), problems=problems, item_rows=item_rows, **render_context(),
+                    **names)))
+            finally:
+                sections.close()
     return paths

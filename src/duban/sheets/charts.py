@@ -171,13 +171,26 @@ def calendar_strip(items: Iterable[Item], start: date, end: date, today: date, c
     """Deadlines per day over the campaign, each bar coloured by its most pressing item."""
     counts: Counter[date] = Counter()
     worst: dict[date, int] = {}
-    ranks = {status: index for index, status in enumerate(URGENCY)}
     for item in items:
-        day = item.due_day
-        counts[day] += 1
-        rank = ranks[item.status]
-        if rank < worst.get(day, len(URGENCY)):
-            worst[day] = rank
+        count_deadline(item, counts, worst)
+    return strip_of_days(counts, worst, start, end, today, calendar, box)
+
+
+RANKS = {status: index for index, status in enumerate(URGENCY)}
+
+
+def count_deadline(item: Item, counts: Counter[date], worst: dict[date, int]) -> None:
+    """Count one item into the per-day deadlines and most pressing states a calendar strip is drawn from."""
+    day = item.due_day
+    counts[day] += 1
+    rank = RANKS[item.status]
+    if rank < worst.get(day, len(URGENCY)):
+        worst[day] = rank
+
+
+def strip_of_days(counts: Counter[date], worst: dict[date, int], start: date, end: date, today: date,
+                  calendar: WorkdayCalendar, box: Box = STRIP) -> CalendarStrip:
+    """The calendar strip of per-day counts (from `count_deadline`)."""
     days = _days(start, end)
     step = box.inner_width / len(days)
     tallest = max(counts.values(), default=1)

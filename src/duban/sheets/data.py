@@ -256,24 +256,52 @@ def _verification(status: str, state: str, report_count: int, acked: bool, verif
     return "已签收" if acked else "未签收"
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What every item of a plan is read against at one moment: the plan, its units and tasks, people's names."""
+
+    engine: Engine
+    plan: PlanInfo
+    as_of: datetime  # plan-local
+    as_of_utc: datetime
+    units: dict[str, UnitInfo]
+    tasks: dict[str, TaskInfo]
+    names: dict[str, str]
+
+    def items(self, rows: Iterable[Row]) -> Iterator[Item]:
+        """The items of occurrence rows (as `_fast_rows` gives them), one at a time."""
+        return _items(rows, self.plan, self.units, self.tasks, self.names, self.as_of_utc)
+
+
+def open_source(engine: Engine, plan_id: str, as_of: datetime) -> Source:
+    """The plan, units, tasks and names a snapshot at `as_of` (an aware moment) is read against."""
+    # a plain datetime: pendulum's DateTime (from parse_moment) loses a ZoneInfo zone in arithmetic
+    as_of = datetime.combine(as_of.date(), as_of.timetz())
+    with engine.connect() as connection:
+        plan = load_plan(connection, plan_id)
+        units, names = load_units(connection, plan)
+        tasks = load_tasks(connection, plan, units)
+    return Source(engine, plan, as_of.astimezone(plan.tz), utc(as_of), units, tasks, names)
+
+
+def source_items(source: Source, due_within: tuple[datetime, datetime] | None = None) -> Iterator[Item]:
+    """Every live occurrence's item (or those due in [start, end) of `due_within`), by deadline, one at a time:
+    read with the database's own driver where it can (`duban.readpath`), else through SQLAlchemy."""
+    window = (utc(due_within[0]), utc(due_within[1])) if due_within else None
+    rows = _fast_rows(source.engine, source.plan.id, source.as_of_utc, window)
+    if rows is None:
+        with source.engine.connect() as connection:
+            rows = _orm_rows(connection, source.plan.id, source.as_of_utc, window)
+    return source.items(rows)
+
+
 def load_snapshot(engine: Engine, plan_id: str, as_of: datetime,
                   due_within: tuple[datetime, datetime] | None = None) -> Snapshot:
     """Every live occurrence of the plan (or those due in [start, end) of `due_within`) with its state at `as_of`
     (an aware moment): a few queries, the occurrences read with the database's own driver where it can
     (`duban.readpath`), judged by one rule."""
-    # a plain datetime: pendulum's DateTime (from parse_moment) loses a ZoneInfo zone in arithmetic
-    as_of = datetime.combine(as_of.date(), as_of.timetz())
-    as_of_utc = utc(as_of)
-    with engine.connect() as connection:
-        plan = load_plan(connection, plan_id)
-        units, names = load_units(connection, plan)
-        tasks = load_tasks(connection, plan, units)
-        window = (utc(due_within[0]), utc(due_within[1])) if due_within else None
-        rows = _fast_rows(engine, plan_id, as_of_utc, window)
-        if rows is None:
-            rows = _orm_rows(connection, plan_id, as_of_utc, window)
-    return Snapshot(plan, as_of.astimezone(plan.tz), units, tasks,
-                    _items(rows, plan, units, tasks, names, as_of_utc))
+    source = open_source(engine, plan_id, as_of)
+    return Snapshot(source.plan, source.as_of, source.units, source.tasks, list(source_items(source, due_within)))
 
 
 # (id, task_id, owner_id, owner_kind, unit_id, period_start, due, status, acked, reported_at, report_count, value,
@@ -282,7 +310,7 @@ Row = tuple
 
 
 def _items(rows: Iterable[Row], plan: PlanInfo, units: dict[str, UnitInfo], tasks: dict[str, TaskInfo],
-           names: dict[str, str], as_of_utc: datetime) -> list[Item]:
+           names: dict[str, str], as_of_utc: datetime) -> Iterator[Item]:
     tz = plan.tz
     local_as_of = as_of_utc.astimezone(tz)
     today = local_as_of.date()
@@ -294,7 +322,6 @@ def _items(rows: Iterable[Row], plan: PlanInfo, units: dict[str, UnitInfo], task
     starts: dict[object, date] = {}
     levels: dict[tuple[str, object, bool], int] = {}
     labels: dict[tuple[str, int], str] = {}
-    items = []
     for (occ_id, task_id, owner_id, owner_kind, unit_id, period_start, raw_due, status, acked, raw_reported,
          report_count, value, verified, raw_original, state, evidence) in rows:
         task, unit = tasks.get(task_id), units.get(unit_id)
@@ -331,13 +358,12 @@ def _items(rows: Iterable[Row], plan: PlanInfo, units: dict[str, UnitInfo], task
         label = labels.get((task_id, level))
         if label is None:
             label = labels[(task_id, level)] = level_label(level, task.levels, roles, unit_labels)
-        items.append(Item(
+        yield Item(
             occ_id, task, unit, names.get(owner_id, owner_id) if owner_kind == "person" else unit.label, start, due,
             due_day, status, days, level, label, _verification(status, state, report_count, acked, verified),
             value if reported else None, evidence, reported,
             _instant(raw_original).astimezone(tz) if raw_original else None, due_ts,
-        ))
-    return items
+        )
 
 
 def _instant(value: object) -> datetime:
@@ -352,28 +378,52 @@ def _fast_rows(engine: Engine, plan_id: str, as_of_utc: datetime,
     """The occurrence rows through sqlite3 or psycopg, judged in SQL by the read path's rule; None when the store
     is not one they open (the ORM path reads it then)."""
     from duban.readpath.connect import open_reader
-    from duban.readpath.rule import state_sql
 
     reader = open_reader(engine.url.render_as_string(hide_password=False))
     if reader is None:
         return None
-    p, m = reader.param, reader.param("moment")
-    sql = (
-        f"SELECT o.id, o.task_id, o.owner_id, o.owner_kind, o.unit_id, o.period_start, o.due, {state_sql(m)},"
-        f" CASE WHEN o.acked_at IS NOT NULL AND o.acked_at <= {m} THEN 1 ELSE 0 END, o.reported_at,"
-        f" o.report_count, o.value, CASE WHEN o.verified_at IS NOT NULL AND o.verified_at <= {m} THEN 1 ELSE 0 END,"
-        f" o.original_due, o.state, COALESCE(e.n, 0) FROM occurrence o LEFT JOIN (SELECT occurrence_id, COUNT(*) AS n"
-        f" FROM evidence WHERE plan_id = {p('plan')} AND at <= {m} GROUP BY occurrence_id) e"
-        f" ON e.occurrence_id = o.id WHERE o.plan_id = {p('plan')} AND NOT o.archived"
-    )
+    p = reader.param
+    sql = occurrence_sql(reader)
     params = {"plan": plan_id, "moment": reader.instant(as_of_utc)}
     if window is not None:
         sql += f" AND o.due >= {p('start')} AND o.due < {p('end')}"
         params |= {"start": reader.instant(window[0]), "end": reader.instant(window[1])}
-    return _streamed(reader, sql + " ORDER BY o.due, o.id", params)
+    return streamed(reader, sql + " ORDER BY o.due, o.id", params)
 
 
-def _streamed(reader: Reader, sql: str, params: dict) -> Iterator[Row]:
+# a `Row`, as `occurrence_sql` names its columns
+ROW_COLUMNS = ("id, task_id, owner_id, owner_kind, unit_id, period_start, due, status, acked, reported_at,"
+               " report_count, value, verified, original_due, state, evidence")
+
+
+def occurrence_sql(reader: Reader, ordering: bool = False) -> str:
+    """SELECT every live occurrence of the plan `plan` judged at `moment` (parameters), as a `Row`; with `ordering`,
+    also each one's task position, its section's first task position (`section_first`) and task origin, to sort and
+    pick by in an outer query. No ORDER BY: the caller adds conditions (AND ...) and the order."""
+    from duban.readpath.rule import state_sql
+
+    p, m = reader.param, reader.param("moment")
+    section = "COALESCE(NULLIF({0}.section, ''), {0}.ref)"
+    extra = joins = ""
+    if ordering:
+        extra = ", t.position AS position, s.first AS section_first, t.origin AS origin"
+        joins = (f" JOIN task t ON t.plan_id = o.plan_id AND t.id = o.task_id JOIN (SELECT {section.format('task')}"
+                 f" AS name, MIN(position) AS first FROM task WHERE plan_id = {p('plan')}"
+                 f" GROUP BY {section.format('task')}) s ON s.name = {section.format('t')}")
+    return (
+        f"SELECT o.id AS id, o.task_id AS task_id, o.owner_id AS owner_id, o.owner_kind AS owner_kind,"
+        f" o.unit_id AS unit_id, o.period_start AS period_start, o.due AS due, {state_sql(m)} AS status,"
+        f" CASE WHEN o.acked_at IS NOT NULL AND o.acked_at <= {m} THEN 1 ELSE 0 END AS acked,"
+        f" o.reported_at AS reported_at, o.report_count AS report_count, o.value AS value,"
+        f" CASE WHEN o.verified_at IS NOT NULL AND o.verified_at <= {m} THEN 1 ELSE 0 END AS verified,"
+        f" o.original_due AS original_due, o.state AS state, COALESCE(e.n, 0) AS evidence{extra}"
+        f" FROM occurrence o{joins} LEFT JOIN (SELECT occurrence_id, COUNT(*) AS n"
+        f" FROM evidence WHERE plan_id = {p('plan')} AND at <= {m} GROUP BY occurrence_id) e"
+        f" ON e.occurrence_id = o.id WHERE o.plan_id = {p('plan')} AND NOT o.archived"
+    )
+
+
+def streamed(reader: Reader, sql: str, params: dict) -> Iterator[Row]:
     """The rows batch by batch (a server-side cursor on PostgreSQL), so only the items are held, not the rows too."""
     try:
         for batch in reader.batches(sql, params, 5000):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from duban.sheets.charts import SMALL, CalendarStrip, ProgressChart, calendar_strip, progress_of_days
-from duban.sheets.data import LIGHTS, URGENCY, Item, PlanInfo, Snapshot, UnitInfo
+from duban.sheets.charts import SMALL, CalendarStrip, ProgressChart, count_deadline, progress_of_days, strip_of_days
+from duban.sheets.data import LIGHTS, URGENCY, Item, PlanInfo, Snapshot, TaskInfo, UnitInfo
 from duban.status import STATE_LABELS
 
 DEFAULT_HORIZON = 7  # days ahead an upcoming deadline is shown
@@ -34,12 +34,15 @@ class Tally:
     @classmethod
     def of(cls, items: Iterable[Item]) -> Tally:
         """Count items per state, and the reported ones verified."""
-        counts = dict.fromkeys(URGENCY, 0)
-        verified = 0
+        tally = cls(dict.fromkeys(URGENCY, 0))
         for item in items:
-            counts[item.status] += 1
-            verified += item.verification == "已销号"
-        return cls(counts, verified)
+            tally.add(item)
+        return tally
+
+    def add(self, item: Item) -> None:
+        """Count one more item."""
+        self.counts[item.status] += 1
+        self.verified += item.verification == "已销号"
 
     @property
     def waiting(self) -> int:
@@ -69,12 +72,14 @@ class Tally:
 
 @dataclass(slots=True)
 class SectionBlock:
-    """The items of one plan section (二（三）), most pressing first."""
+    """The items of one plan section (二（三）), most pressing first: a list, or read from the store as they are
+    written (`duban.sheets.ordered`), once."""
 
     name: str
-    items: list[Item]
+    items: Iterable[Item]
     tally: Tally
     chart: ProgressChart
+    problems_only: bool = False  # every item shown is a problem to rectify (问题整改)
 
 
 @dataclass(slots=True)
@@ -100,6 +105,9 @@ class StatusSheet:
     strip: CalendarStrip
     sections: list[SectionBlock]
     units: list[UnitBlock]
+    has_problems: bool = False  # the plan has problems to rectify (shown or not)
+    # the groups of `pressing`, read from the store in order (`duban.sheets.ordered`) instead of from the sections
+    pressing_groups: Callable[[str], list[ItemGroup | GroupTally]] | None = None
 
     @property
     def title(self) -> str:
@@ -111,8 +119,10 @@ class StatusSheet:
         """The legend with overall counts."""
         return self.tally.lights
 
-    def pressing(self, status: str) -> list[ItemGroup]:
+    def pressing(self, status: str) -> list[ItemGroup | GroupTally]:
         """Items in one state (overdue, due_soon), one group per task across units, most pressing first."""
+        if self.pressing_groups is not None:
+            return self.pressing_groups(status)
         items = [i for section in self.sections for i in section.items if i.status == status]
         return group_items(sorted(items, key=urgency_key), by_unit=False)
 
@@ -191,57 +201,160 @@ def group_items(items: Sequence[Item], by_unit: bool = True) -> list[ItemGroup]:
     return list(groups.values())
 
 
+class GroupTally:
+    """An `ItemGroup` counted as its items come (most pressing first) instead of held: its first item, how many,
+    and, when `detailed`, what the group's line says of them (units, owners, deadlines, whether days differ)."""
+
+    def __init__(self, first: Item, detailed: bool) -> None:
+        self.first, self.count, self.detailed = first, 0, detailed
+        self.days, self.spread = first.days, False
+        self.first_day = self.last_day = first.due_day
+        self.units: dict[str, None] = {}
+        self.owners: list[str] = []
+        self._owners: dict[str, None] = {}
+        self.add(first)
+
+    def add(self, item: Item) -> None:
+        """Count one more item of the group (after the ones before it in order)."""
+        self.count += 1
+        if not self.detailed:
+            return
+        self.spread = self.spread or item.days != self.days
+        self.first_day, self.last_day = min(self.first_day, item.due_day), max(self.last_day, item.due_day)
+        self.units.setdefault(item.unit.label)
+        if item.owner_name != item.unit.label and item.owner_name not in self._owners:
+            self._owners[item.owner_name] = None
+            self.owners.append(item.owner_name)
+
+    owners_text = ItemGroup.owners_text
+
+    @property
+    def units_text(self) -> str:
+        """县民政局, or 县民政局、县商务委等15个单位 for a group across units."""
+        return _listed(list(self.units), "个单位")
+
+    @property
+    def due_span(self) -> str:
+        """9月30日, or 9月13日—10月25日 for several deadlines."""
+        first, last = self.first_day, self.last_day
+        text = f"{first.month}月{first.day}日"
+        return text if first == last else f"{text}—{last.month}月{last.day}日"
+
+
+def _listed(names: list[str], measure: str) -> str:
+    if len(names) <= 3:
+        return "、".join(names)
+    return f"{'、'.join(names[:2])}等{len(names)}{measure}"
+
+
+def tally_groups(items: Iterable[Item], detailed: int) -> list[GroupTally]:
+    """Items of one state in order, most pressing first, grouped by task across units as `group_items(...,
+    by_unit=False)`; only the first `detailed` groups keep what their line says (the others are counted)."""
+    groups: dict[str, GroupTally] = {}
+    for item in items:
+        group = groups.get(item.task.id)
+        if group is None:
+            groups[item.task.id] = GroupTally(item, len(groups) < detailed)
+        else:
+            group.add(item)
+    return list(groups.values())
+
+
 def shown(items: Sequence[Item], as_of: datetime, horizon_days: int) -> list[Item]:
     """Items due so far, due soon, or due within the horizon."""
     last_day = as_of.date() + timedelta(days=horizon_days)
     return [i for i in items if i.due_day <= last_day or i.status == "due_soon"]
 
 
-def build_sheet(snapshot: Snapshot, horizon_days: int = DEFAULT_HORIZON) -> StatusSheet:
-    """The status sheet of a snapshot."""
-    plan, today = snapshot.plan, snapshot.as_of.date()
-    last_day = snapshot.as_of.date() + timedelta(days=horizon_days)
-    by_section: dict[str, list[Item]] = {}
-    by_unit: dict[str, list[Item]] = {}
-    section_days: dict[str, tuple[Counter, Counter]] = {}
-    unit_days: dict[str, tuple[Counter, Counter]] = {}
-    for task in sorted(snapshot.tasks.values(), key=lambda t: t.position):
-        by_section.setdefault(task.section, [])
-        section_days.setdefault(task.section, (Counter(), Counter()))
-    everything: tuple[Counter, Counter] = (Counter(), Counter())
-    for item in snapshot.items:  # one pass: the pictures count every item (as `count_days`), the lists those shown
-        status, day = item.status, item.due_day
+class SheetGathering:
+    """What the status sheet shows, counted one item at a time (in the store's order: by deadline, then id), so a
+    whole plan's items need not be held: tallies, pictures and each unit's standing. With `keep`, also each
+    section's items (for `build_sheet`)."""
+
+    def __init__(self, plan: PlanInfo, units: dict[str, UnitInfo], tasks: dict[str, TaskInfo], as_of: datetime,
+                 horizon_days: int = DEFAULT_HORIZON, keep: bool = False) -> None:
+        self.plan, self.units, self.as_of, self.horizon_days = plan, units, as_of, horizon_days
+        self.today = as_of.date()
+        self.last_day = self.today + timedelta(days=horizon_days)
+        self.kept: dict[str, list[Item]] | None = {} if keep else None
+        self.sections: dict[str, Tally] = {}
+        self.section_days: dict[str, tuple[Counter, Counter]] = {}
+        self.section_others: dict[str, int] = {}  # shown items that are not problems, per section
+        for task in sorted(tasks.values(), key=lambda t: t.position):
+            self.sections.setdefault(task.section, Tally(dict.fromkeys(URGENCY, 0)))
+            self.section_days.setdefault(task.section, (Counter(), Counter()))
+        self.shown_sections: dict[str, None] = {}
+        self.unit_tallies: dict[str, Tally] = {}
+        self.unit_days: dict[str, tuple[Counter, Counter]] = {}
+        self.unit_worst: dict[str, int] = {}
+        self.unit_top: dict[str, tuple[int, str]] = {}  # (level, its words) of the first most escalated item
+        self.everything: tuple[Counter, Counter] = (Counter(), Counter())
+        self.strip_counts: Counter[date] = Counter()
+        self.strip_worst: dict[date, int] = {}
+        self.tally = Tally(dict.fromkeys(URGENCY, 0))
+        self.has_problems = False
+
+    def add(self, item: Item) -> None:
+        """Count one item: the pictures count every item (as `count_days`), the lists and tallies those shown."""
+        status, day, section, unit_id = item.status, item.due_day, item.task.section, item.unit.id
+        count_deadline(item, self.strip_counts, self.strip_worst)
+        self.has_problems = self.has_problems or item.task.is_problem
         if status != "waived":
-            done_day = max(item.reported_at.date(), plan.start) if item.reported_at is not None else None
-            for due_on, done_on in (everything, section_days[item.task.section],
-                                    unit_days.get(item.unit.id) or unit_days.setdefault(item.unit.id,
-                                                                                        (Counter(), Counter()))):
+            done_day = max(item.reported_at.date(), self.plan.start) if item.reported_at is not None else None
+            unit_days = self.unit_days.get(unit_id) or self.unit_days.setdefault(unit_id, (Counter(), Counter()))
+            for due_on, done_on in (self.everything, self.section_days[section], unit_days):
                 due_on[day] += 1
                 if done_day is not None:
                     done_on[done_day] += 1
-        if day <= last_day or status == "due_soon":
-            by_section[item.task.section].append(item)
-            by_unit.setdefault(item.unit.id, []).append(item)
-    items = [i for rows in by_section.values() for i in rows]
-    sections = [
-        SectionBlock(name, sorted(rows, key=urgency_key), Tally.of(rows),
-                     progress_of_days(*section_days[name], plan.start, plan.end, today, SMALL))
-        for name, rows in by_section.items() if rows
-    ]
-    units = [_unit_block(snapshot.units[unit_id], rows, unit_days[unit_id], plan, today)
-             for unit_id, rows in by_unit.items()]
-    order = {unit_id: index for index, unit_id in enumerate(snapshot.units)}
-    units.sort(key=lambda b: (-b.tally.counts["overdue"] - b.tally.counts["missed"], -b.worst_days,
-                              -b.tally.counts["due_soon"], order[b.unit.id]))
-    return StatusSheet(plan, snapshot.as_of, horizon_days, Tally.of(items),
-                       progress_of_days(*everything, plan.start, plan.end, today),
-                       calendar_strip(snapshot.items, plan.start, plan.end, today, plan.calendar), sections, units)
+        if day <= self.last_day or status == "due_soon":
+            self.sections[section].add(item)
+            self.shown_sections[section] = None
+            self.section_others[section] = self.section_others.get(section, 0) + (not item.task.is_problem)
+            self.tally.add(item)
+            tally = self.unit_tallies.get(unit_id)
+            if tally is None:
+                tally = self.unit_tallies[unit_id] = Tally(dict.fromkeys(URGENCY, 0))
+            tally.add(item)
+            if status in ("overdue", "missed"):
+                if item.days > self.unit_worst.get(unit_id, 0):
+                    self.unit_worst[unit_id] = item.days
+                top = self.unit_top.get(unit_id)
+                if top is None or item.level > top[0]:
+                    self.unit_top[unit_id] = (item.level, item.level_text)
+            if self.kept is not None:
+                self.kept.setdefault(section, []).append(item)
+
+    def sheet(self, items_of: Callable[[str], Iterable[Item]] | None = None) -> StatusSheet:
+        """The sheet of the items counted; each section's items from `items_of(section name)` (most pressing
+        first), or the ones kept, sorted."""
+        plan, today = self.plan, self.today
+        if items_of is None:
+            kept = self.kept or {}
+
+            def items_of(name: str) -> list[Item]:
+                return sorted(kept.get(name, []), key=urgency_key)
+
+        sections = [SectionBlock(name, items_of(name), tally,
+                                 progress_of_days(*self.section_days[name], plan.start, plan.end, today, SMALL),
+                                 not self.section_others.get(name))
+                    for name, tally in self.sections.items() if name in self.shown_sections]
+        empty: tuple[Counter, Counter] = (Counter(), Counter())
+        units = [UnitBlock(self.units[unit_id], tally,
+                           progress_of_days(*self.unit_days.get(unit_id, empty), plan.start, plan.end, today, SMALL),
+                           self.unit_worst.get(unit_id, 0), self.unit_top.get(unit_id, (0, ""))[1])
+                 for unit_id, tally in self.unit_tallies.items()]
+        order = {unit_id: index for index, unit_id in enumerate(self.units)}
+        units.sort(key=lambda b: (-b.tally.counts["overdue"] - b.tally.counts["missed"], -b.worst_days,
+                                  -b.tally.counts["due_soon"], order[b.unit.id]))
+        return StatusSheet(plan, self.as_of, self.horizon_days, self.tally,
+                           progress_of_days(*self.everything, plan.start, plan.end, today),
+                           strip_of_days(self.strip_counts, self.strip_worst, plan.start, plan.end, today,
+                                         plan.calendar), sections, units, self.has_problems)
 
 
-def _unit_block(unit: UnitInfo, rows: list[Item], days: tuple[Counter, Counter], plan: PlanInfo,
-                today: date) -> UnitBlock:
-    overdue = [i for i in rows if i.status in ("overdue", "missed")]
-    worst = max((i.days for i in overdue), default=0)
-    top = max(overdue, key=lambda i: i.level, default=None)
-    return UnitBlock(unit, Tally.of(rows), progress_of_days(*days, plan.start, plan.end, today, SMALL),
-                     worst, top.level_text if top else "")
+def build_sheet(snapshot: Snapshot, horizon_days: int = DEFAULT_HORIZON) -> StatusSheet:
+    """The status sheet of a snapshot."""
+    gathering = SheetGathering(snapshot.plan, snapshot.units, snapshot.tasks, snapshot.as_of, horizon_days, keep=True)
+    for item in snapshot.items:
+        gathering.add(item)
+    return gathering.sheet()

@@ -7,6 +7,7 @@ change never depends on an old file.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -17,6 +18,7 @@ from duban.sheets.data import Item, PlanInfo, Snapshot, UnitInfo
 
 SHEET_RUN_AT = time(7, 30)  # the daily `sheets` flow's time (prefect.yaml): the previous sheet was made then
 WORST = 20  # items listed by name in the summary
+WORST_HELD = 2000  # overdue items held at most while the worst are picked (cut down to WORST each time)
 UNIT_ROWS = 24  # units listed by name; the rest share one row so the summary stays on two A4 pages
 OPEN = ("overdue", "missed")
 
@@ -116,31 +118,53 @@ def worst_key(item: Item) -> tuple:
     return (-item.level, -item.days, item.due, item.task.position, item.id)
 
 
+class SummaryGathering:
+    """What the summary says, counted one item at a time, so a whole plan's items need not be held: each unit's
+    counts and oldest overdue, the overdue and missed items in all and the WORST of them (a bounded list)."""
+
+    def __init__(self, units: dict[str, UnitInfo]) -> None:
+        self.units = units
+        self.per_unit: dict[str, Counts] = {unit_id: Counts() for unit_id in units}  # as `counts.tally`
+        self.seen: set[str] = set()
+        self.worst_days: dict[str, int] = dict.fromkeys(units, 0)
+        self.open_total = 0
+        self.worst: list[Item] = []  # the WORST first once cut down; cut down when it reaches WORST_HELD
+
+    def add(self, item: Item) -> None:
+        """Count one item."""
+        unit_id = item.unit.id
+        self.per_unit[unit_id].add_status(item.status, item.verification == "已销号")
+        self.seen.add(unit_id)
+        if item.status in OPEN:
+            self.open_total += 1
+            self.worst.append(item)
+            if len(self.worst) >= WORST_HELD:
+                self.worst = heapq.nsmallest(WORST, self.worst, key=worst_key)
+            if item.days > self.worst_days[unit_id]:
+                self.worst_days[unit_id] = item.days
+
+    def summary(self, plan: PlanInfo, as_of: datetime, since: datetime, before: dict[str, Counts]) -> Summary:
+        """The summary of the items counted; `before` holds each unit's counts at `since` (`counts_then`)."""
+        lines = [UnitLine(unit.label, unit.kind_label, self.per_unit[unit.id], before.get(unit.id) or Counts(),
+                          self.worst_days[unit.id], unit)
+                 for unit in self.units.values() if unit.id in self.seen or unit.id in before]
+        order = {unit_id: index for index, unit_id in enumerate(self.units)}
+        lines.sort(key=lambda line: (-line.counts.open, -line.worst_days, -line.counts.waiting,
+                                     order[line.unit.id] if line.unit else 0))
+        shown, rest = lines[:UNIT_ROWS], lines[UNIT_ROWS:]
+        rest_line = _together(f"其余{len(rest)}个单位", rest) if rest else None
+        total = _together("合计", lines)
+        worst = sorted(self.worst, key=worst_key)[:WORST]
+        return Summary(plan, as_of, since, total.counts, total.before, shown, rest_line, total, worst,
+                       self.open_total)
+
+
 def build_summary(snapshot: Snapshot, since: datetime, before: dict[str, Counts]) -> Summary:
     """The summary of a snapshot; `before` holds each unit's counts at `since` (from `duban.counts.count`)."""
-    per_unit: dict[str, Counts] = {unit_id: Counts() for unit_id in snapshot.units}  # as `counts.tally`
-    seen: set[str] = set()
-    worst_days: dict[str, int] = dict.fromkeys(snapshot.units, 0)
-    open_items: list[Item] = []
+    gathering = SummaryGathering(snapshot.units)
     for item in snapshot.items:
-        per_unit[item.unit.id].add_status(item.status, item.verification == "已销号")
-        seen.add(item.unit.id)
-        if item.status in OPEN:
-            open_items.append(item)
-            if item.days > worst_days[item.unit.id]:
-                worst_days[item.unit.id] = item.days
-    lines = [UnitLine(unit.label, unit.kind_label, per_unit[unit.id], before.get(unit.id) or Counts(),
-                      worst_days[unit.id], unit)
-             for unit in snapshot.units.values() if unit.id in seen or unit.id in before]
-    order = {unit_id: index for index, unit_id in enumerate(snapshot.units)}
-    lines.sort(key=lambda line: (-line.counts.open, -line.worst_days, -line.counts.waiting,
-                                 order[line.unit.id] if line.unit else 0))
-    shown, rest = lines[:UNIT_ROWS], lines[UNIT_ROWS:]
-    rest_line = _together(f"其余{len(rest)}个单位", rest) if rest else None
-    total = _together("合计", lines)
-    open_items.sort(key=worst_key)
-    return Summary(snapshot.plan, snapshot.as_of, since, total.counts, total.before, shown, rest_line, total,
-                   open_items[:WORST], len(open_items))
+        gathering.add(item)
+    return gathering.summary(snapshot.plan, snapshot.as_of, since, before)
 
 
 def _together(label: str, lines: list[UnitLine]) -> UnitLine:

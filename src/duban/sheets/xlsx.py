@@ -3,13 +3,13 @@ headers, filters, widths, traffic-light fills. Written by the streaming `duban.s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from duban.sheets.book import Book, Style, sheet_name
-from duban.sheets.data import PALETTE, Item, Snapshot
-from duban.sheets.sheet import StatusSheet, Tally, urgency_key
+from duban.sheets.data import PALETTE, Item
+from duban.sheets.sheet import StatusSheet, Tally
 
 if TYPE_CHECKING:
     from duban.bulletin import Bulletin, UnitMonth
@@ -97,9 +97,10 @@ def section_tab(code: str, titles: dict[str, str]) -> str:
     return f"{code} {title}" if title else code
 
 
-def write_ledger(sheet: StatusSheet, path: Path, snapshot: Snapshot | None = None) -> Path:
+def write_ledger(sheet: StatusSheet, path: Path, cases: Iterable[Item] = ()) -> Path:
     """The status sheet as an Excel ledger: 汇总 (units, with a totals row), one tab per plan section, then
-    问题整改 (problems with their original and current deadlines) when the plan has any."""
+    问题整改 (problems with their original and current deadlines) when the plan has any: `cases`, every problem's
+    item, shown or not, most pressing first (each section's and the cases' items are written as they come)."""
     book, taken = Book(path), set()
     styles = Styles(book)
     when = sheet.as_of.strftime("%Y-%m-%d %H:%M")
@@ -113,16 +114,15 @@ def write_ledger(sheet: StatusSheet, path: Path, snapshot: Snapshot | None = Non
             ("", styles.total)])
     ws.finish()
     titles = sheet.plan.catalog.sections
-    cases = sorted((i for i in (snapshot.items if snapshot else []) if i.task.is_problem), key=urgency_key)
     for section in sheet.sections:
-        if cases and all(i.task.is_problem for i in section.items):
+        if sheet.has_problems and section.problems_only:
             continue  # problems have their own tab below, every one of them with both deadlines
         ws = styles.sheet(section_tab(section.name, titles), taken, f"{section_tab(section.name, titles)} 督办台账"
                           f"（截至{when}）", ITEM_COLUMNS, "C3")
         for item in section.items:
             ws.row(item_row(item, styles))
         ws.finish()
-    if cases:
+    if sheet.has_problems:
         ws = styles.sheet("问题整改", taken, f"问题整改台账（截至{when}）", PROBLEM_COLUMNS, "D3")
         for item in cases:
             original = item.original_due.date() if item.original_due else None
