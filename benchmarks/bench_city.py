@@ -48,11 +48,11 @@ class NullSender:
         pass
 
 
-def store_url(base: str) -> str:
-    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3Dbench_city"
+def store_url(base: str, schema: str = "bench_city") -> str:
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
 
 
-def build_city(base: str, counties: int, people: int) -> int:
+def build_city(base: str, counties: int, people: int, schema: str) -> int:
     import psycopg
 
     from duban.catalog import parse_catalog
@@ -61,9 +61,9 @@ def build_city(base: str, counties: int, people: int) -> int:
     from duban.sync import sync
 
     with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute("DROP SCHEMA IF EXISTS bench_city CASCADE")
-        connection.execute("CREATE SCHEMA bench_city")
-    engine = make_engine(store_url(base))
+        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        connection.execute(f"CREATE SCHEMA {schema}")
+    engine = make_engine(store_url(base, schema))
     migrate(engine)
     total = 0
     for n in range(1, counties + 1):
@@ -77,7 +77,7 @@ def build_city(base: str, counties: int, people: int) -> int:
     return total
 
 
-def worker(base: str, counties: int, index: int, count: int, send: bool) -> dict:
+def worker(base: str, schema: str, counties: int, index: int, count: int, send: bool) -> dict:
     """One worker's share of the day: every county, shard index/count."""
     from duban import runs
     from duban.config import Settings
@@ -86,8 +86,8 @@ def worker(base: str, counties: int, index: int, count: int, send: bool) -> dict
     from duban.shards import Shard
     from duban.store import make_engine
 
-    engine = make_engine(store_url(base))
-    settings = Settings(secret="bench", database_url=store_url(base))
+    engine = make_engine(store_url(base, schema))
+    settings = Settings(secret="bench", database_url=store_url(base, schema))
     spent: Counter = Counter()
     made: Counter = Counter()
     shard = Shard(index, count)
@@ -116,11 +116,11 @@ def worker(base: str, counties: int, index: int, count: int, send: bool) -> dict
     return {"spent": dict(spent), "made": dict(made)}
 
 
-def empty_outbox(base: str) -> None:
+def empty_outbox(base: str, schema: str) -> None:
     import psycopg
 
     with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute("TRUNCATE bench_city.notification, bench_city.delivery")
+        connection.execute(f"TRUNCATE {schema}.notification, {schema}.delivery")
 
 
 def main() -> None:
@@ -132,13 +132,14 @@ def main() -> None:
     parser.add_argument("--worker", nargs=2, type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dispatch", action="store_true", help="also send the outbox to a null channel")
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--schema", default="bench_city", help="the PostgreSQL schema the city is built in")
     options = parser.parse_args()
     if options.worker:
-        print(json.dumps(worker(options.postgres, options.counties, *options.worker, options.dispatch)))
+        print(json.dumps(worker(options.postgres, options.schema, options.counties, *options.worker, options.dispatch)))
         return
     if not options.skip_build:
         start = time.perf_counter()
-        occurrences = build_city(options.postgres, options.counties, options.people)
+        occurrences = build_city(options.postgres, options.counties, options.people, options.schema)
         took = time.perf_counter() - start
         people = options.counties * options.people
         print(f"city: {options.counties} counties, {occurrences:,} occurrences, {people:,} people; "
@@ -147,11 +148,12 @@ def main() -> None:
           "| where the time goes (summed over workers, s) |")
     print("| ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for count in (int(w) for w in options.workers.split(",")):
-        empty_outbox(options.postgres)
+        empty_outbox(options.postgres, options.schema)
         load = os.getloadavg()[0]
         start = time.perf_counter()
         processes = [subprocess.Popen([sys.executable, __file__, "--postgres", options.postgres, "--counties",
-                                       str(options.counties), "--worker", str(i), str(count)]
+                                       str(options.counties), "--schema", options.schema,
+                                       "--worker", str(i), str(count)]
                                       + (["--dispatch"] if options.dispatch else []),
                                       stdout=subprocess.PIPE, text=True, env=os.environ) for i in range(count)]
         results = [json.loads(p.communicate()[0]) for p in processes]

@@ -132,6 +132,8 @@ def insert_new(
     target = f" ({', '.join(conflict)})" if conflict else ""
     tail = f" ON CONFLICT{target} DO NOTHING RETURNING {', '.join(returning)}"
     if connection.dialect.name == "postgresql":
+        if set(returning) <= set(columns) and _copied_whole(connection, table, rows, columns):
+            return [tuple(row[c] for c in returning) for row in rows]
         return _insert_new_copied(connection, table, rows, columns, tail)
     marker = _marker(connection)
     one = f"({', '.join([marker] * len(columns))})"
@@ -145,6 +147,37 @@ def insert_new(
         found += [tuple(r) for r in connection.exec_driver_sql(head + ", ".join([one] * len(part)) + tail,
                                                                tuple(flat))]
     return found
+
+
+def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """`count` ids for new rows of `table` (its integer `id`) that no other transaction takes, so rows that point at
+    them can be written before them. PostgreSQL: the column's own sequence (rows inserted without an id draw from
+    it too). SQLite: past the largest id, under the write lock, which this takes first (a write of nothing waits
+    its turn) and holds till commit; so call it before anything else in a transaction that writes."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        drawn = connection.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, %s)", (count,))
+        return [row[0] for row in drawn]
+    connection.exec_driver_sql(f"UPDATE {table.name} SET id = id WHERE 0")
+    top = connection.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar() or 0
+    return list(range(top + 1, top + 1 + count))
+
+
+def _copied_whole(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: list[str]) -> bool:
+    """PostgreSQL: COPY every row straight in, under a savepoint; False, with nothing written, when a row's unique
+    key is taken (new rows are the rule: the conflict clause's speculative insert costs more than the copy)."""
+    from psycopg.errors import UniqueViolation
+
+    savepoint = connection.begin_nested()
+    try:
+        _copy_rows(connection, table, rows, columns)
+    except UniqueViolation:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
 
 
 _TEMPORARY = itertools.count()

@@ -19,10 +19,10 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, Template
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from duban import shortlinks
-from duban.bulk import insert_new
+from duban.bulk import insert_new, reserve_ids
 from duban.catalog import Policy, parse_catalog
 from duban.config import Settings
 from duban.directory import person_from_row
@@ -370,25 +370,46 @@ def chunks(messages: list[Message], size: int = BATCH) -> list[Chunk]:
 
 
 def _claim_deliveries(
-    connection: Connection, plan_id: str, messages: list[Message], at: datetime, day: date,
-) -> tuple[set[tuple], dict[tuple[str, str], int]]:
-    """Insert the batch's delivery rows (items' stages, and lines told on `day`) where absent; return those this
-    transaction inserted.
-
-    Each message's rows carry a negative placeholder `notification_id` (-1, -2, ...) until `_link` sets the
-    real one before commit, so no committed row ever holds one: other transactions' placeholders are
-    invisible (PostgreSQL) or serialized away (SQLite), and an update by placeholder finds exactly ours.
-    """
-    tokens = {(m.person_id, m.channel): -(index + 1) for index, m in enumerate(messages)}
+    connection: Connection, plan_id: str, messages: list[Message], ids: list[int], at: datetime, day: date,
+) -> Counter:
+    """Insert the batch's delivery rows (items' stages, and lines told on `day`) where absent, each pointing at its
+    message's notification id (reserved, the notification written after); return how many rows of each id this
+    transaction inserted (another run may have put some first)."""
     rows = [{"plan_id": plan_id, "occurrence_id": item.occurrence_id, "stage": item.stage.name,
-             "person_id": m.person_id, "channel": m.channel, "at": at,
-             "notification_id": tokens[(m.person_id, m.channel)]}
-            for m in messages for item in m.items]
+             "person_id": m.person_id, "channel": m.channel, "at": at, "notification_id": notification_id}
+            for m, notification_id in zip(messages, ids, strict=True) for item in m.items]
     rows += [{"plan_id": plan_id, "occurrence_id": line.key, "stage": line.stage(day), "person_id": m.person_id,
-              "channel": m.channel, "at": at, "notification_id": tokens[(m.person_id, m.channel)]}
-             for m in messages for line in m.lines]
-    kept = insert_new(connection, DeliveryRow.__table__, rows, ("occurrence_id", "stage", "person_id", "channel"))
-    return set(kept), tokens
+              "channel": m.channel, "at": at, "notification_id": notification_id}
+             for m, notification_id in zip(messages, ids, strict=True) for line in m.lines]
+    return Counter(row[0] for row in insert_new(connection, DeliveryRow.__table__, rows, ("notification_id",)))
+
+
+def _claimed(connection: Connection, plan_id: str, message: Message, notification_id: int, day: date) -> Message:
+    """The part of a message whose deliveries this transaction inserted (the rest another run put first)."""
+    table = DeliveryRow.__table__
+    ours = set()
+    keys = [i.occurrence_id for i in message.items] + [line.key for line in message.lines]
+    for among in many_of(connection, table.c.occurrence_id, keys):
+        ours.update(tuple(r) for r in connection.execute(select(table.c.occurrence_id, table.c.stage).where(
+            table.c.plan_id == plan_id, among, table.c.person_id == message.person_id,
+            table.c.channel == message.channel, table.c.notification_id == notification_id)))
+    return Message(message.person_id, message.channel,
+                   [i for i in message.items if (i.occurrence_id, i.stage.name) in ours],
+                   [line for line in message.lines if (line.key, line.stage(day)) in ours], message.missed)
+
+
+def _unlink(connection: Connection, plan_id: str, messages: list[Message], day: date) -> None:
+    """Deliveries of messages whose key was already in the outbox (the same items at the same moment) link to
+    nothing."""
+    table = DeliveryRow.__table__
+    for message in messages:
+        keys = [(i.occurrence_id, i.stage.name) for i in message.items]
+        keys += [(line.key, line.stage(day)) for line in message.lines]
+        for occurrence_id, stage in keys:
+            connection.execute(update(table).where(
+                table.c.plan_id == plan_id, table.c.occurrence_id == occurrence_id, table.c.stage == stage,
+                table.c.person_id == message.person_id, table.c.channel == message.channel).values(
+                notification_id=None))
 
 
 def _sms_today(connection: Connection, ctx: PlanContext, people: list[str], day: date) -> Counter:
@@ -429,33 +450,36 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
         for message in messages:
             _count(report, message, collect, _render(ctx, message, as_of, render, views), as_of)
         return report
+    day = as_of.astimezone(ctx.tz).date()
+    # Rendered before the transaction (which holds its rows' locks meanwhile), as if every delivery were new: a
+    # message another run put part of first is rendered again with what is left.
+    views: dict[tuple, dict[str, Any]] = {}
+    rendered = [_render(ctx, message, as_of, render, views) for message in messages]
     with engine.begin() as connection:
-        day = as_of.astimezone(ctx.tz).date()
-        kept, tokens = _claim_deliveries(connection, ctx.plan_id, messages, utc(as_of), day)
-        fresh = []
-        for message in messages:
-            who = (message.person_id, message.channel)
-            items = [i for i in message.items if (i.occurrence_id, i.stage.name, *who) in kept]
-            lines = [line for line in message.lines if (line.key, line.stage(day), *who) in kept]
-            if items or lines:
-                fresh.append(Message(message.person_id, message.channel, items, lines, message.missed))
-        sms_people = sorted({m.person_id for m in fresh if m.channel == "sms"})
-        today = as_of.astimezone(ctx.tz).date()
-        sent_today = _sms_today(connection, ctx, sms_people, today) if sms_people else Counter()
-        notifications, by_key, views = [], {}, {}
-        for message in fresh:
-            rendered = _render(ctx, message, as_of, render, views)
+        ids = reserve_ids(connection, NotificationRow.__table__, len(messages))
+        kept = _claim_deliveries(connection, ctx.plan_id, messages, ids, utc(as_of), day)
+        fresh: list[tuple[int, Message, dict[str, Any]]] = []
+        for notification_id, message, row in zip(ids, messages, rendered, strict=True):
+            if kept[notification_id] < len(message.items) + len(message.lines):
+                if not kept[notification_id]:
+                    continue
+                message = _claimed(connection, ctx.plan_id, message, notification_id, day)
+                row = _render(ctx, message, as_of, render, views)
+            fresh.append((notification_id, message, row))
+        sms_people = sorted({m.person_id for _, m, _ in fresh if m.channel == "sms"})
+        sent_today = _sms_today(connection, ctx, sms_people, day) if sms_people else Counter()
+        notifications = []
+        for notification_id, message, row in fresh:
             if message.channel == "sms":
-                rendered["not_before"], held = _sms_moment(ctx, as_of, sent_today, message.person_id)
+                row["not_before"], held = _sms_moment(ctx, as_of, sent_today, message.person_id)
                 sent_today[message.person_id] += 1
                 report.held += held
-            notifications.append(rendered)
-            by_key[rendered["key"]] = message
-            _count(report, message, collect, rendered, as_of)
+            notifications.append(row | {"id": notification_id})
+            _count(report, message, collect, row, as_of)
         codes = [(n.pop("short_code"), n["person_id"]) for n in notifications if "short_code" in n]
         shortlinks.bind(connection, shortlinks.rows_for(plan_id=ctx.plan_id, person_ids=codes, now=as_of))
-        ids = enqueue_ids(connection=connection, notifications=notifications)
-        _link(connection, ids, by_key, tokens)
+        written = set(enqueue_ids(connection=connection, notifications=notifications).values())
+        _unlink(connection, ctx.plan_id, [m for i, m, _ in fresh if i not in written], day)
     return report
 
 
@@ -476,22 +500,6 @@ def _count(report: WriteReport, message: Message, collect: bool, rendered: dict,
             "what": [f"{i.stage.name} {i.occurrence_id}" for i in message.items]
             + [f"group-{line.level} {line.key}" for line in message.lines], "lines": len(message.lines),
         })
-
-
-def _link(connection: Connection, ids: dict[str, int], by_key: dict[str, Message],
-          tokens: dict[tuple[str, str], int]) -> None:
-    """Replace each message's placeholder with its notification's id; clear any placeholder left over."""
-    table = DeliveryRow.__table__
-    rows = [(ids[key], tokens[(message.person_id, message.channel)]) for key, message in by_key.items() if key in ids]
-    if rows and connection.dialect.name == "postgresql":  # one statement, the pairs as two arrays
-        connection.exec_driver_sql(
-            f"UPDATE {table.name} SET notification_id = pair.id FROM (SELECT unnest(%s::bigint[]) AS id, "
-            f"unnest(%s::bigint[]) AS token) AS pair WHERE {table.name}.notification_id = pair.token",
-            ([row[0] for row in rows], [row[1] for row in rows]))
-    elif rows:  # at driver speed: two integers a row, nothing for SQLAlchemy to convert
-        connection.exec_driver_sql(f"UPDATE {table.name} SET notification_id = ? WHERE notification_id = ?", rows)
-    # A message whose key was already in the outbox (the same items at the same moment) links to nothing.
-    connection.exec_driver_sql(f"UPDATE {table.name} SET notification_id = NULL WHERE notification_id < 0")
 
 
 def _key(ctx: PlanContext, message: Message, as_of: datetime) -> str:

@@ -57,6 +57,8 @@ def _row(notification: Mapping[str, Any]) -> dict[str, Any]:
     row["created_at"] = utc(row["created_at"] or row["as_of"])
     row["not_before"] = utc(row["not_before"] or row["as_of"])
     row["state"], row["attempts"], row["last_error"] = "queued", 0, ""
+    if notification.get("id") is not None:  # reserved beforehand (bulk.reserve_ids), rows pointing at it written first
+        row["id"] = notification["id"]
     return row
 
 
