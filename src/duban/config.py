@@ -27,6 +27,7 @@ class Settings:
     quiet_hours: str = "21:00-08:00"
     sms_daily_cap: int = 5
     send_lease_seconds: int = 600  # a message claimed this long ago and not sent is claimed again
+    prefect_keep_seconds: int = 900  # Prefect's local server, kept for the runs that follow; 0: one per command
     upload_max_mb: int = 20
     archive_max_people_pct: int = 20  # a sync archiving more of the live people is refused
     archive_max_reported_pct: int = 5  # ... or more of the live items that carry reports

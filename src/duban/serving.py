@@ -85,30 +85,87 @@ class PrefectUnavailable(RuntimeError):
     """Prefect's temporary server did not start: one line for people (its own output is in a log file)."""
 
 
+def use_prefect_server(log_path: Path, keep_seconds: int) -> str | None:
+    """From now on this process's flow runs talk to a Prefect server: the one PREFECT_API_URL names; else this Prefect
+    home's kept server (`keep_seconds` > 0: the one running, or one started now that stops itself after that long
+    without a client); else a temporary server for this command alone. Returns the address started or reused
+    (None: PREFECT_API_URL's)."""
+    import os
+
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return None
+    if keep_seconds <= 0 or (kept := kept_server(log_path, keep_seconds)) is None:
+        return start_temporary_server(log_path)
+    # For the whole process (a command runs its flows, then ends): Prefect's log and event threads read it too, and
+    # its last flush at exit must not find the setting gone and start a temporary server of its own.
+    os.environ["PREFECT_API_URL"] = kept.api_url
+    refresh_global_settings_context()
+    return kept.address
+
+
+def kept_server(log_path: Path, keep_seconds: int, attempts: int = 2) -> Any:
+    """This Prefect home's kept server (`duban.prefectserver`): the one that answers, else a new one, with the
+    temporary server's retry and its one line when it cannot start. None when the home cannot be written (the
+    temporary server then says why)."""
+    import os
+
+    from duban import prefectserver
+
+    home = prefectserver.prefect_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(home, os.W_OK):
+        return None
+    with prefectserver.locked(home):
+        found = prefectserver.running(home, prefectserver.fingerprint())
+        if found is not None:
+            return found
+        return _with_retry(log_path, attempts, lambda wait: prefectserver.start(home, log_path, keep_seconds, wait))
+
+
 def start_temporary_server(log_path: Path, attempts: int = 2) -> str | None:
     """Start Prefect's temporary (ephemeral) server now, once, so every flow run of the command uses it; a second
     try waits three times as long (a loaded machine starts it slowly). The server's own output goes to `log_path`,
     not to the terminal. Returns its address, or None when PREFECT_API_URL names a server (nothing to start)."""
-    import os
-    import sys
-
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+    from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
         return None
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    wait, reason = int(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), ""
-    for attempt in range(attempts):
+    from prefect.server.api.server import SubprocessASGIServer  # (~3 s of CPU to import: only when starting one)
+
+    def attempt(wait: int) -> str:
         server = SubprocessASGIServer()
         with _stderr_to(log_path):  # (Prefect's own lines about starting and stopping it go there too)
             try:
                 server.start(timeout=wait)
                 return server.address
-            except RuntimeError as error:  # (Prefect raises only RuntimeError when its server does not answer)
-                reason = str(error).split(" stdout:")[0]
+            except RuntimeError:
                 server.stop()  # (and forget it, so the retry starts a new one)
-        if attempt + 1 < attempts:
+                raise
+
+    return _with_retry(log_path, attempts, attempt)
+
+
+def _with_retry(log_path: Path, attempts: int, attempt: Any) -> Any:
+    """`attempt(wait)` up to `attempts` times, each waiting three times as long as the last; one line if none works."""
+    import os
+    import sys
+
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    wait, reason = int(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), ""
+    for tried in range(attempts):
+        try:
+            return attempt(wait)
+        except RuntimeError as error:  # (Prefect raises only RuntimeError when its server does not answer)
+            reason = str(error).split(" stdout:")[0]
+        if tried + 1 < attempts:
             print(f"duban: Prefect's temporary server did not answer within {wait} s; trying once more "
                   f"(up to {wait * 3} s)", file=sys.stderr)
             wait *= 3

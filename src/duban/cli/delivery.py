@@ -35,11 +35,13 @@ def _prefect_defaults() -> None:
     warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory", category=UserWarning)
 
 
-def start_server() -> None:
-    """Prefect's temporary server, started before the first flow run: one line and one retry if it cannot start."""
-    from duban.serving import start_temporary_server
+def start_server(keep_at_least: int = 0) -> None:
+    """A Prefect server for the flow runs of this command (PREFECT_API_URL's, else the machine's kept local one, else a
+    temporary one): one line and one retry if it cannot start."""
+    from duban.serving import use_prefect_server
 
-    start_temporary_server(settings().var_path / "prefect-server.log")
+    config = settings()
+    use_prefect_server(config.var_path / "prefect-server.log", max(config.prefect_keep_seconds, keep_at_least))
 
 
 def load_flow(name: str) -> Any:
@@ -408,4 +410,7 @@ def serve(
     built = deployments(file, store=engine())
     for name, schedule in built.described:
         emit(f"serving {name}: {schedule}")
+    # A kept local server even when DUBAN_PREFECT_KEEP_SECONDS=0: it runs Prefect's scheduler, which the temporary
+    # (ephemeral) one does not, so that one never starts a scheduled run. `serve` keeps it busy while it runs.
+    start_server(keep_at_least=60)
     serve_all(built.deployments)
