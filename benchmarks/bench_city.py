@@ -144,6 +144,10 @@ def main() -> None:
         people = options.counties * options.people
         print(f"city: {options.counties} counties, {occurrences:,} occurrences, {people:,} people; "
               f"synced in {took:.0f} s", flush=True)
+    else:  # a city built before the newest migrations gets them (as `duban` does when it opens a store)
+        from duban.store import make_engine, migrate
+
+        migrate(make_engine(store_url(options.postgres, options.schema)))
     print("\n| workers | wall seconds | notifications | a second | sent | load before / after "
           "| where the time goes (summed over workers, s) |")
     print("| ---: | ---: | ---: | ---: | ---: | --- | --- |")

@@ -190,7 +190,6 @@ class DeliveryRow(SQLModel, table=True):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("plan_id", "occurrence_id", "stage", "person_id", "channel", name="uq_delivery"),
-        Index("ix_delivery_notification", "notification_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=100)
