@@ -9,19 +9,20 @@ frozen panes, a filter over the table, print titles, A4 landscape fit to width, 
 from __future__ import annotations
 
 import re
+import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from duban.xlsxsafe import formula_like
 
 EXCEL_EPOCH = date(1899, 12, 30)
 BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
 SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
-CACHE_LIMIT = 200_000  # escaped texts kept for reuse (titles, units repeat; ids do not)
+CACHE_LIMIT = 20_000  # escaped texts kept for reuse (titles, units repeat; ids do not), then begun afresh
 NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 REL_NS = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
 HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -96,8 +97,9 @@ class Book:
         if known is None:
             space = ' xml:space="preserve"' if value != value.strip() else ""
             known = (f'" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>', formula_like(value))
-            if len(self.texts) < CACHE_LIMIT:
-                self.texts[value] = known
+            if len(self.texts) >= CACHE_LIMIT:
+                self.texts.clear()  # (texts that repeat are soon back; ids, which do not, no longer pile up)
+            self.texts[value] = known
         return known
 
     def quoted(self, number: int) -> int:
@@ -107,9 +109,10 @@ class Book:
                                 style.number_format, quote=True))
 
     def sheet(self, name: str, title: str, columns: Sequence[tuple[str, int]], *, freeze: str = "A3",
-              title_style: Style, header_style: Style) -> Sheet:
-        """Start a sheet (the previous one must be finished): title row, header row, then `Sheet.row`."""
-        return Sheet(self, name, title, columns, freeze, title_style, header_style)
+              title_style: Style, header_style: Style, ahead: RowsRead | None = None) -> Sheet:
+        """Start a sheet (the previous one must be finished): title row, header row, the rows formatted `ahead`
+        (`RowsAhead.rows_of`), then `Sheet.row`."""
+        return Sheet(self, name, title, columns, freeze, title_style, header_style, ahead)
 
     def close(self) -> Path:
         """Write the workbook's parts and move the file into place."""
@@ -177,7 +180,7 @@ class Sheet:
     """One worksheet being streamed: `row` appends, `finish` closes it (the filter covers the rows written)."""
 
     def __init__(self, book: Book, name: str, title: str, columns: Sequence[tuple[str, int]], freeze: str,
-                 title_style: Style, header_style: Style) -> None:
+                 title_style: Style, header_style: Style, ahead: RowsRead | None = None) -> None:
         self.book, self.columns = book, len(columns)
         book.sheets.append((name, ""))
         self.letters = [_column_letter(i) for i in range(1, len(columns) + 1)]
@@ -194,42 +197,17 @@ class Sheet:
         self.row([(title, book.style(title_style))])
         header = book.style(header_style)
         self.row([(name, header) for name, _ in columns])
+        if isinstance(ahead, RowsRead) and ahead.count:  # rows formatted ahead, numbered from 3
+            self.out.write("".join(self.buffer).encode())
+            self.buffer.clear()
+            for piece in ahead:
+                self.out.write(piece)
+            self.rows += ahead.count
 
     def row(self, cells: Iterable[Any]) -> None:
         """Append a row: each cell a value (str, int, float, date, None) or (value, style number)."""
         self.rows += 1
-        n = self.rows
-        book, texts = self.book, self.book.texts
-        parts = [f'<row r="{n}">']
-        for letter, cell in zip(self.letters, cells, strict=False):
-            if type(cell) is tuple:
-                value, style = cell
-            else:
-                value, style = cell, 0
-            kind = type(value)
-            if kind is str:
-                if not value:
-                    if style:
-                        parts.append(f'<c r="{letter}{n}" s="{style}"/>')
-                    continue
-                body, quote = texts.get(value) or book.text(value)
-                if quote:
-                    style = book.quoted(style)
-                parts.append(f'<c r="{letter}{n}" s="{style}{body}')
-            elif value is None:
-                if style:
-                    parts.append(f'<c r="{letter}{n}" s="{style}"/>')
-            elif kind is int or kind is float:
-                parts.append(f'<c r="{letter}{n}" s="{style}"><v>{value!r}</v></c>')
-            elif kind is date or kind is datetime:
-                day = value.date() if kind is datetime else value
-                parts.append(f'<c r="{letter}{n}" s="{style}"><v>{(day - EXCEL_EPOCH).days}</v></c>')
-            elif kind is bool:
-                parts.append(f'<c r="{letter}{n}" s="{style}" t="b"><v>{int(value)}</v></c>')
-            else:
-                raise TypeError(f"xlsx cell {letter}{n}: cannot write a {kind.__name__}")
-        parts.append("</row>")
-        self.buffer.append("".join(parts))
+        self.buffer.append(row_xml(self.book, self.letters, self.rows, cells))
         if len(self.buffer) >= 1000:
             self.out.write("".join(self.buffer).encode())
             self.buffer.clear()
@@ -246,6 +224,102 @@ class Sheet:
                        '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
                        "</worksheet>".encode())
         self.out.close()
+
+
+def row_xml(book: Book, letters: Sequence[str], n: int, cells: Iterable[Any]) -> str:
+    """Row `n` of a sheet as XML: each cell a value (str, int, float, date, None) or (value, style number)."""
+    texts = book.texts
+    parts = [f'<row r="{n}">']
+    for letter, cell in zip(letters, cells, strict=False):
+        if type(cell) is tuple:
+            value, style = cell
+        else:
+            value, style = cell, 0
+        kind = type(value)
+        if kind is str:
+            if not value:
+                if style:
+                    parts.append(f'<c r="{letter}{n}" s="{style}"/>')
+                continue
+            body, quote = texts.get(value) or book.text(value)
+            if quote:
+                style = book.quoted(style)
+            parts.append(f'<c r="{letter}{n}" s="{style}{body}')
+        elif value is None:
+            if style:
+                parts.append(f'<c r="{letter}{n}" s="{style}"/>')
+        elif kind is int or kind is float:
+            parts.append(f'<c r="{letter}{n}" s="{style}"><v>{value!r}</v></c>')
+        elif kind is date or kind is datetime:
+            day = value.date() if kind is datetime else value
+            parts.append(f'<c r="{letter}{n}" s="{style}"><v>{(day - EXCEL_EPOCH).days}</v></c>')
+        elif kind is bool:
+            parts.append(f'<c r="{letter}{n}" s="{style}" t="b"><v>{int(value)}</v></c>')
+        else:
+            raise TypeError(f"xlsx cell {letter}{n}: cannot write a {kind.__name__}")
+    parts.append("</row>")
+    return "".join(parts)
+
+
+class RowsAhead:
+    """Rows of several sheets formatted before their sheets are begun (while a ledger's counts, which come first,
+    are still being made), kept in a temporary file, one run of rows per key, and handed to `Book.sheet`."""
+
+    def __init__(self, book: Book, columns: int) -> None:
+        self.book, self.letters = book, [_column_letter(i) for i in range(1, columns + 1)]
+        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `close`
+        self.spans: dict[str, tuple[int, int, int]] = {}  # key -> (start, end, rows)
+        self.key: str | None = None
+        self.start = self.written = self.rows = 0
+        self.held: list[str] = []
+
+    def row(self, key: str, cells: Iterable[Any]) -> None:
+        """Format a row of the sheet `key` (rows of one key come together)."""
+        if key != self.key:
+            self._end()
+            self.key, self.start, self.rows = key, self.written, 0
+        self.rows += 1
+        self.held.append(row_xml(self.book, self.letters, self.rows + 2, cells))  # after the title and header
+        if len(self.held) >= 1000:
+            self._flush()
+
+    def rows_of(self, key: str) -> RowsRead:
+        """The rows formatted for `key` (none if none came), to pass to `Book.sheet`."""
+        self._end()
+        start, end, rows = self.spans.get(key, (0, 0, 0))
+        return RowsRead(self.file, start, end, rows)
+
+    def close(self) -> None:
+        """Let the file go."""
+        self.file.close()
+
+    def _flush(self) -> None:
+        if self.held:
+            data = "".join(self.held).encode()
+            self.file.seek(self.written)
+            self.file.write(data)
+            self.written += len(data)
+            self.held.clear()
+
+    def _end(self) -> None:
+        self._flush()
+        if self.key is not None:
+            self.spans[self.key] = (self.start, self.written, self.rows)
+
+
+class RowsRead:
+    """One sheet's rows in a `RowsAhead` file, read back in pieces; `count` rows."""
+
+    def __init__(self, file: IO[bytes], start: int, end: int, count: int) -> None:
+        self.file, self.start, self.end, self.count = file, start, end, count
+
+    def __iter__(self) -> Iterator[bytes]:
+        at = self.start
+        while at < self.end:
+            self.file.seek(at)
+            data = self.file.read(min(1 << 20, self.end - at))
+            at += len(data)
+            yield data
 
 
 def _font(name: str, size: float, bold: bool, ink: str) -> str:

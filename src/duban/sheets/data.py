@@ -267,10 +267,11 @@ class Source:
     units: dict[str, UnitInfo]
     tasks: dict[str, TaskInfo]
     names: dict[str, str]
+    worked_out: dict[str, dict] = field(default_factory=dict, repr=False)  # deadlines, levels: once per source
 
     def items(self, rows: Iterable[Row]) -> Iterator[Item]:
         """The items of occurrence rows (as `_fast_rows` gives them), one at a time."""
-        return _items(rows, self.plan, self.units, self.tasks, self.names, self.as_of_utc)
+        return _items(rows, self.plan, self.units, self.tasks, self.names, self.as_of_utc, self.worked_out)
 
 
 def open_source(engine: Engine, plan_id: str, as_of: datetime) -> Source:
@@ -310,7 +311,7 @@ Row = tuple
 
 
 def _items(rows: Iterable[Row], plan: PlanInfo, units: dict[str, UnitInfo], tasks: dict[str, TaskInfo],
-           names: dict[str, str], as_of_utc: datetime) -> Iterator[Item]:
+           names: dict[str, str], as_of_utc: datetime, worked_out: dict[str, dict] | None = None) -> Iterator[Item]:
     tz = plan.tz
     local_as_of = as_of_utc.astimezone(tz)
     today = local_as_of.date()
@@ -318,10 +319,11 @@ def _items(rows: Iterable[Row], plan: PlanInfo, units: dict[str, UnitInfo], task
     unit_labels = {u.id: u.label for u in units.values()}
     roles = plan.catalog.roles
     # Many occurrences share a deadline, a task's levels and a start day: each is worked out once.
-    dues: dict[object, tuple[datetime, datetime, date, float]] = {}
-    starts: dict[object, date] = {}
-    levels: dict[tuple[str, object, bool], int] = {}
-    labels: dict[tuple[str, int], str] = {}
+    worked_out = {} if worked_out is None else worked_out
+    dues: dict[object, tuple[datetime, datetime, date, float]] = worked_out.setdefault("dues", {})
+    starts: dict[object, date] = worked_out.setdefault("starts", {})
+    levels: dict[tuple[str, object, bool], int] = worked_out.setdefault("levels", {})
+    labels: dict[tuple[str, int], str] = worked_out.setdefault("labels", {})
     for (occ_id, task_id, owner_id, owner_kind, unit_id, period_start, raw_due, status, acked, raw_reported,
          report_count, value, verified, raw_original, state, evidence) in rows:
         task, unit = tasks.get(task_id), units.get(unit_id)
@@ -404,14 +406,19 @@ def occurrence_sql(reader: Reader, ordering: bool = False) -> str:
 
     p, m = reader.param, reader.param("moment")
     section = "COALESCE(NULLIF({0}.section, ''), {0}.ref)"
-    extra = joins = ""
+    extra = joins = where = head = ""
     if ordering:
-        extra = ", t.position AS position, s.first AS section_first, t.origin AS origin"
-        joins = (f" JOIN task t ON t.plan_id = o.plan_id AND t.id = o.task_id JOIN (SELECT {section.format('task')}"
-                 f" AS name, MIN(position) AS first FROM task WHERE plan_id = {p('plan')}"
-                 f" GROUP BY {section.format('task')}) s ON s.name = {section.format('t')}")
+        # each task with its section's first position, made once and looked up per occurrence (CROSS JOIN: SQLite
+        # reads the occurrences once, outermost, instead of once per section)
+        head = (f"WITH t AS MATERIALIZED (SELECT k.id AS id, k.position AS position, k.origin AS origin,"
+                f" s.first AS section_first FROM task k JOIN (SELECT {section.format('task')} AS name,"
+                f" MIN(position) AS first FROM task WHERE plan_id = {p('plan')} GROUP BY {section.format('task')}) s"
+                f" ON s.name = {section.format('k')} WHERE k.plan_id = {p('plan')}) ")
+        extra = ", t.position AS position, t.section_first AS section_first, t.origin AS origin"
+        joins = " CROSS JOIN t"
+        where = " AND t.id = o.task_id"
     return (
-        f"SELECT o.id AS id, o.task_id AS task_id, o.owner_id AS owner_id, o.owner_kind AS owner_kind,"
+        f"{head}SELECT o.id AS id, o.task_id AS task_id, o.owner_id AS owner_id, o.owner_kind AS owner_kind,"
         f" o.unit_id AS unit_id, o.period_start AS period_start, o.due AS due, {state_sql(m)} AS status,"
         f" CASE WHEN o.acked_at IS NOT NULL AND o.acked_at <= {m} THEN 1 ELSE 0 END AS acked,"
         f" o.reported_at AS reported_at, o.report_count AS report_count, o.value AS value,"
@@ -419,7 +426,7 @@ def occurrence_sql(reader: Reader, ordering: bool = False) -> str:
         f" o.original_due AS original_due, o.state AS state, COALESCE(e.n, 0) AS evidence{extra}"
         f" FROM occurrence o{joins} LEFT JOIN (SELECT occurrence_id, COUNT(*) AS n"
         f" FROM evidence WHERE plan_id = {p('plan')} AND at <= {m} GROUP BY occurrence_id) e"
-        f" ON e.occurrence_id = o.id WHERE o.plan_id = {p('plan')} AND NOT o.archived"
+        f" ON e.occurrence_id = o.id WHERE o.plan_id = {p('plan')} AND NOT o.archived{where}"
     )
 
 

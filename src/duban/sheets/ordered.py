@@ -27,8 +27,9 @@ def shown_until(source: Source, horizon_days: int) -> datetime:
     return utc(datetime.combine(last_day + timedelta(days=1), time(), source.plan.tz))
 
 
-def shown_items(source: Source, horizon_days: int) -> Iterator[Item]:
-    """The items shown, by section (in the order of its first task), each section's most pressing first."""
+def shown_items(source: Source, horizon_days: int | None) -> Iterator[Item]:
+    """The items shown, by section (in the order of its first task), each section's most pressing first; with no
+    horizon, every item, in the same order."""
     return _ordered(source, horizon_days, "", ("section_first", *_URGENCY_ORDER),
                     lambda items, index: sorted(items, key=lambda i: (index[i.task.section], urgency_key(i))))
 
@@ -75,34 +76,3 @@ def _ordered(source: Source, horizon_days: int | None, condition: str, order: tu
            f" y{' WHERE ' + ' AND '.join(conditions) if conditions else ''}"
            f" ORDER BY {', '.join(order)}, id{code_points}")
     return source.items(streamed(reader, sql, params))
-
-
-class Sections:
-    """One stream of items by section handed out section by section: `of(name)` gives a section's items as the
-    stream reaches them (passing over the items of sections before it that were not asked for). Sections must be
-    asked for in the stream's order; `close` ends the stream (and its connection) wherever it is."""
-
-    def __init__(self, items: Iterator[Item], names: list[str]) -> None:
-        self.items, self.index = items, {name: n for n, name in enumerate(names)}
-        self.next: Item | None = None
-
-    def of(self, name: str) -> Iterator[Item]:
-        """The items of section `name`, as they come."""
-        wanted = self.index[name]
-        while True:
-            item = self.next if self.next is not None else next(self.items, None)
-            self.next = None
-            if item is None:
-                return
-            at = self.index[item.task.section]
-            if at > wanted:
-                self.next = item  # the next section's first item
-                return
-            if at == wanted:
-                yield item
-
-    def close(self) -> None:
-        """Stop reading."""
-        close = getattr(self.items, "close", None)
-        if close is not None:
-            close()

@@ -4,8 +4,11 @@ chunks the template streams out."""
 
 from __future__ import annotations
 
+import codecs
+import tempfile
 from collections.abc import Iterable, Iterator
 from html import escape
+from typing import IO
 
 from markupsafe import Markup
 
@@ -63,8 +66,12 @@ def item_row(item: Item, cache: Escaped) -> str:
     )
 
 
-def item_rows(items: Iterable[Item], cache: Escaped | None = None) -> Iterator[Markup]:
-    """The rows of `items` in pieces of CHUNK rows, safe for the template."""
+def item_rows(items: Iterable[Item] | SpooledRows, cache: Escaped | None = None) -> Iterator[Markup]:
+    """The rows of `items` in pieces of CHUNK rows (or rows written ahead, as they were written), safe for the
+    template."""
+    if isinstance(items, SpooledRows):
+        yield from items.pieces()
+        return
     cache = Escaped() if cache is None else cache
     piece: list[str] = []
     for item in items:
@@ -74,3 +81,66 @@ def item_rows(items: Iterable[Item], cache: Escaped | None = None) -> Iterator[M
             piece = []
     if piece:
         yield Markup("".join(piece))
+
+
+class RowSpool:
+    """Ledger rows written ahead, section by section, to a temporary file, and read back as the page reaches each
+    section: the detail page's counts (at its top) need every item, and the items come once, in the order shown."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `close`
+        self.cache = Escaped()
+        self.spans: dict[str, tuple[int, int]] = {}
+        self.section: str | None = None
+        self.start = self.written = 0
+        self.held: list[str] = []
+
+    def add(self, section: str, item: Item) -> None:
+        """Write an item's row; the items of a section come together."""
+        if section != self.section:
+            self._flush()
+            self._end_section()
+            self.section, self.start = section, self.written
+        self.held.append(item_row(item, self.cache))
+        if len(self.held) == CHUNK:
+            self._flush()
+
+    def rows(self, section: str) -> SpooledRows:
+        """The rows written for a section (none if no item of it came)."""
+        self._flush()
+        self._end_section()
+        start, end = self.spans.get(section, (0, 0))
+        return SpooledRows(self.file, start, end)
+
+    def close(self) -> None:
+        """Let the file go."""
+        self.file.close()
+
+    def _flush(self) -> None:
+        if self.held:
+            data = "".join(self.held).encode()
+            self.file.seek(self.written)
+            self.file.write(data)
+            self.written += len(data)
+            self.held.clear()
+
+    def _end_section(self) -> None:
+        if self.section is not None:
+            self.spans[self.section] = (self.start, self.written)
+
+
+class SpooledRows:
+    """A section's rows in a `RowSpool`, read back in pieces."""
+
+    def __init__(self, file: IO[bytes], start: int, end: int) -> None:
+        self.file, self.start, self.end = file, start, end
+
+    def pieces(self, size: int = 1 << 20) -> Iterator[Markup]:
+        """The rows as written, about `size` bytes at a time."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        at = self.start
+        while at < self.end:
+            self.file.seek(at)
+            data = self.file.read(min(size, self.end - at))
+            at += len(data)
+            yield Markup(decoder.decode(data, final=at >= self.end))

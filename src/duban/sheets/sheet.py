@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from duban.sheets.charts import SMALL, CalendarStrip, ProgressChart, count_deadline, progress_of_days, strip_of_days
+from duban.sheets.charts import RANKS, SMALL, CalendarStrip, ProgressChart, progress_of_days, strip_of_days
 from duban.sheets.data import LIGHTS, URGENCY, Item, PlanInfo, Snapshot, TaskInfo, UnitInfo
 from duban.status import STATE_LABELS
 
@@ -267,9 +267,10 @@ def shown(items: Sequence[Item], as_of: datetime, horizon_days: int) -> list[Ite
 
 
 class SheetGathering:
-    """What the status sheet shows, counted one item at a time (in the store's order: by deadline, then id), so a
-    whole plan's items need not be held: tallies, pictures and each unit's standing. With `keep`, also each
-    section's items (for `build_sheet`)."""
+    """What the status sheet shows, counted one item at a time, in any order, so a whole plan's items need not be
+    held: tallies, pictures and each unit's standing. With `keep`, also each
+    section's items (for `build_sheet`). Items are counted by a few keys as they come (one dict step each) and
+    the tallies and pictures made from those counts at the end."""
 
     def __init__(self, plan: PlanInfo, units: dict[str, UnitInfo], tasks: dict[str, TaskInfo], as_of: datetime,
                  horizon_days: int = DEFAULT_HORIZON, keep: bool = False) -> None:
@@ -277,79 +278,115 @@ class SheetGathering:
         self.today = as_of.date()
         self.last_day = self.today + timedelta(days=horizon_days)
         self.kept: dict[str, list[Item]] | None = {} if keep else None
-        self.sections: dict[str, Tally] = {}
-        self.section_days: dict[str, tuple[Counter, Counter]] = {}
-        self.section_others: dict[str, int] = {}  # shown items that are not problems, per section
-        for task in sorted(tasks.values(), key=lambda t: t.position):
-            self.sections.setdefault(task.section, Tally(dict.fromkeys(URGENCY, 0)))
-            self.section_days.setdefault(task.section, (Counter(), Counter()))
-        self.shown_sections: dict[str, None] = {}
-        self.unit_tallies: dict[str, Tally] = {}
-        self.unit_days: dict[str, tuple[Counter, Counter]] = {}
-        self.unit_worst: dict[str, int] = {}
-        self.unit_top: dict[str, tuple[int, str]] = {}  # (level, its words) of the first most escalated item
-        self.everything: tuple[Counter, Counter] = (Counter(), Counter())
+        self.section_order = list(dict.fromkeys(t.section for t in sorted(tasks.values(), key=lambda t: t.position)))
+        # (section, unit, status, 已销号, a problem) -> items shown
+        self.shown: dict[tuple[str, str, str, bool, bool], int] = {}
+        self.due_on: dict[tuple[str, str, date], int] = {}  # (section, unit, deadline day) -> items, waived aside
+        self.done_on: dict[tuple[str, str, date], int] = {}  # (section, unit, day reported) -> items
         self.strip_counts: Counter[date] = Counter()
         self.strip_worst: dict[date, int] = {}
-        self.tally = Tally(dict.fromkeys(URGENCY, 0))
+        self.unit_worst: dict[str, int] = {}
+        # (level, deadline, id, its words) of the most escalated item, the earliest deadline (then id) of equals
+        self.unit_top: dict[str, tuple[int, float, str, str]] = {}
         self.has_problems = False
+        self._made: tuple | None = None
 
-    def add(self, item: Item) -> None:
-        """Count one item: the pictures count every item (as `count_days`), the lists and tallies those shown."""
-        status, day, section, unit_id = item.status, item.due_day, item.task.section, item.unit.id
-        count_deadline(item, self.strip_counts, self.strip_worst)
-        self.has_problems = self.has_problems or item.task.is_problem
+    def add(self, item: Item) -> bool:
+        """Count one item: the pictures count every item (as `count_days`), the lists and tallies those shown.
+        Whether the item is shown. Any order of items gives the same counts."""
+        status, day, task, unit_id = item.status, item.due_day, item.task, item.unit.id
+        section, problem = task.section, task.origin == "problem"
+        self.strip_counts[day] += 1
+        rank = RANKS[status]
+        if rank < self.strip_worst.get(day, len(URGENCY)):
+            self.strip_worst[day] = rank
+        if problem:
+            self.has_problems = True
         if status != "waived":
-            done_day = max(item.reported_at.date(), self.plan.start) if item.reported_at is not None else None
-            unit_days = self.unit_days.get(unit_id) or self.unit_days.setdefault(unit_id, (Counter(), Counter()))
-            for due_on, done_on in (self.everything, self.section_days[section], unit_days):
-                due_on[day] += 1
-                if done_day is not None:
-                    done_on[done_day] += 1
+            key = (section, unit_id, day)
+            self.due_on[key] = self.due_on.get(key, 0) + 1
+            if item.reported_at is not None:
+                key = (section, unit_id, max(item.reported_at.date(), self.plan.start))
+                self.done_on[key] = self.done_on.get(key, 0) + 1
         if day <= self.last_day or status == "due_soon":
-            self.sections[section].add(item)
-            self.shown_sections[section] = None
-            self.section_others[section] = self.section_others.get(section, 0) + (not item.task.is_problem)
-            self.tally.add(item)
-            tally = self.unit_tallies.get(unit_id)
-            if tally is None:
-                tally = self.unit_tallies[unit_id] = Tally(dict.fromkeys(URGENCY, 0))
-            tally.add(item)
-            if status in ("overdue", "missed"):
+            key = (section, unit_id, status, item.verification == "已销号", problem)
+            self.shown[key] = self.shown.get(key, 0) + 1
+            if status == "overdue" or status == "missed":
                 if item.days > self.unit_worst.get(unit_id, 0):
                     self.unit_worst[unit_id] = item.days
                 top = self.unit_top.get(unit_id)
-                if top is None or item.level > top[0]:
-                    self.unit_top[unit_id] = (item.level, item.level_text)
+                if top is None or item.level > top[0] or (item.level == top[0] and (item.due_ts, item.id) < top[1:3]):
+                    self.unit_top[unit_id] = (item.level, item.due_ts, item.id, item.level_text)
             if self.kept is not None:
                 self.kept.setdefault(section, []).append(item)
+            return True
+        return False
+
+    def _make(self) -> tuple:
+        """Tallies and pictures from the counts, once: (sections as (name, tally, chart, problems only), units,
+        the tally, the overall picture, the strip)."""
+        if self._made is not None:
+            return self._made
+        plan, today = self.plan, self.today
+        tally = Tally.of(())
+        sections: dict[str, Tally] = {}
+        others: dict[str, int] = {}
+        units: dict[str, Tally] = {}
+        for (section, unit_id, status, verified, problem), n in self.shown.items():
+            for group in (tally, sections.get(section) or sections.setdefault(section, Tally.of(())),
+                          units.get(unit_id) or units.setdefault(unit_id, Tally.of(()))):
+                group.counts[status] += n
+                if verified:
+                    group.verified += n
+            others[section] = others.get(section, 0) + (0 if problem else n)
+        everything: tuple[Counter, Counter] = (Counter(), Counter())
+        by_section: dict[str, tuple[Counter, Counter]] = {}
+        by_unit: dict[str, tuple[Counter, Counter]] = {}
+        for side, counts in ((0, self.due_on), (1, self.done_on)):
+            whole: dict[date, int] = {}
+            sections_: dict[str, dict[date, int]] = {}
+            units_: dict[str, dict[date, int]] = {}
+            for (section, unit_id, day), n in counts.items():
+                whole[day] = whole.get(day, 0) + n
+                days = sections_.get(section) or sections_.setdefault(section, {})
+                days[day] = days.get(day, 0) + n
+                days = units_.get(unit_id) or units_.setdefault(unit_id, {})
+                days[day] = days.get(day, 0) + n
+            everything[side].update(whole)
+            for name, days in sections_.items():
+                (by_section.get(name) or by_section.setdefault(name, (Counter(), Counter())))[side].update(days)
+            for unit_id, days in units_.items():
+                (by_unit.get(unit_id) or by_unit.setdefault(unit_id, (Counter(), Counter())))[side].update(days)
+        empty: tuple[Counter, Counter] = (Counter(), Counter())
+        section_blocks = [(name, sections[name],
+                           progress_of_days(*by_section.get(name, empty), plan.start, plan.end, today, SMALL),
+                           not others.get(name))
+                          for name in self.section_order if name in sections]
+        unit_blocks = [UnitBlock(self.units[unit_id], unit_tally,
+                                 progress_of_days(*by_unit.get(unit_id, empty), plan.start, plan.end, today, SMALL),
+                                 self.unit_worst.get(unit_id, 0), self.unit_top.get(unit_id, (0, 0.0, "", ""))[3])
+                       for unit_id, unit_tally in units.items()]
+        order = {unit_id: index for index, unit_id in enumerate(self.units)}
+        unit_blocks.sort(key=lambda b: (-b.tally.counts["overdue"] - b.tally.counts["missed"], -b.worst_days,
+                                        -b.tally.counts["due_soon"], order[b.unit.id]))
+        self._made = (section_blocks, unit_blocks, tally, progress_of_days(*everything, plan.start, plan.end, today),
+                      strip_of_days(self.strip_counts, self.strip_worst, plan.start, plan.end, today, plan.calendar))
+        return self._made
 
     def sheet(self, items_of: Callable[[str], Iterable[Item]] | None = None) -> StatusSheet:
         """The sheet of the items counted; each section's items from `items_of(section name)` (most pressing
         first), or the ones kept, sorted."""
-        plan, today = self.plan, self.today
         if items_of is None:
             kept = self.kept or {}
 
             def items_of(name: str) -> list[Item]:
                 return sorted(kept.get(name, []), key=urgency_key)
 
-        sections = [SectionBlock(name, items_of(name), tally,
-                                 progress_of_days(*self.section_days[name], plan.start, plan.end, today, SMALL),
-                                 not self.section_others.get(name))
-                    for name, tally in self.sections.items() if name in self.shown_sections]
-        empty: tuple[Counter, Counter] = (Counter(), Counter())
-        units = [UnitBlock(self.units[unit_id], tally,
-                           progress_of_days(*self.unit_days.get(unit_id, empty), plan.start, plan.end, today, SMALL),
-                           self.unit_worst.get(unit_id, 0), self.unit_top.get(unit_id, (0, ""))[1])
-                 for unit_id, tally in self.unit_tallies.items()]
-        order = {unit_id: index for index, unit_id in enumerate(self.units)}
-        units.sort(key=lambda b: (-b.tally.counts["overdue"] - b.tally.counts["missed"], -b.worst_days,
-                                  -b.tally.counts["due_soon"], order[b.unit.id]))
-        return StatusSheet(plan, self.as_of, self.horizon_days, self.tally,
-                           progress_of_days(*self.everything, plan.start, plan.end, today),
-                           strip_of_days(self.strip_counts, self.strip_worst, plan.start, plan.end, today,
-                                         plan.calendar), sections, units, self.has_problems)
+        sections, units, tally, chart, strip = self._make()
+        return StatusSheet(self.plan, self.as_of, self.horizon_days, tally, chart, strip,
+                           [SectionBlock(name, items_of(name), section_tally, section_chart, problems_only)
+                            for name, section_tally, section_chart, problems_only in sections],
+                           units, self.has_problems)
 
 
 def build_sheet(snapshot: Snapshot, horizon_days: int = DEFAULT_HORIZON) -> StatusSheet:

@@ -124,30 +124,32 @@ class SummaryGathering:
 
     def __init__(self, units: dict[str, UnitInfo]) -> None:
         self.units = units
-        self.per_unit: dict[str, Counts] = {unit_id: Counts() for unit_id in units}  # as `counts.tally`
-        self.seen: set[str] = set()
+        self.counted: dict[tuple[str, str, bool], int] = {}  # (unit, status, 已销号) -> items
         self.worst_days: dict[str, int] = dict.fromkeys(units, 0)
         self.open_total = 0
         self.worst: list[Item] = []  # the WORST first once cut down; cut down when it reaches WORST_HELD
 
     def add(self, item: Item) -> None:
         """Count one item."""
-        unit_id = item.unit.id
-        self.per_unit[unit_id].add_status(item.status, item.verification == "已销号")
-        self.seen.add(unit_id)
+        key = (item.unit.id, item.status, item.verification == "已销号")
+        self.counted[key] = self.counted.get(key, 0) + 1
         if item.status in OPEN:
             self.open_total += 1
             self.worst.append(item)
             if len(self.worst) >= WORST_HELD:
                 self.worst = heapq.nsmallest(WORST, self.worst, key=worst_key)
-            if item.days > self.worst_days[unit_id]:
-                self.worst_days[unit_id] = item.days
+            if item.days > self.worst_days[item.unit.id]:
+                self.worst_days[item.unit.id] = item.days
 
     def summary(self, plan: PlanInfo, as_of: datetime, since: datetime, before: dict[str, Counts]) -> Summary:
         """The summary of the items counted; `before` holds each unit's counts at `since` (`counts_then`)."""
-        lines = [UnitLine(unit.label, unit.kind_label, self.per_unit[unit.id], before.get(unit.id) or Counts(),
+        per_unit: dict[str, Counts] = {unit_id: Counts() for unit_id in self.units}  # as `counts.tally`
+        for (unit_id, status, verified), n in self.counted.items():
+            per_unit[unit_id].add_status(status, verified, n)
+        seen = {unit_id for unit_id, _, _ in self.counted}
+        lines = [UnitLine(unit.label, unit.kind_label, per_unit[unit.id], before.get(unit.id) or Counts(),
                           self.worst_days[unit.id], unit)
-                 for unit in self.units.values() if unit.id in self.seen or unit.id in before]
+                 for unit in self.units.values() if unit.id in seen or unit.id in before]
         order = {unit_id: index for index, unit_id in enumerate(self.units)}
         lines.sort(key=lambda line: (-line.counts.open, -line.worst_days, -line.counts.waiting,
                                      order[line.unit.id] if line.unit else 0))

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from duban.sheets.book import Book, Style, sheet_name
+from duban.sheets.book import Book, RowsAhead, RowsRead, Style, sheet_name
 from duban.sheets.data import PALETTE, Item
 from duban.sheets.sheet import StatusSheet, Tally
 
@@ -55,15 +55,18 @@ class Styles:
         self.officials: dict[str, str] = {}  # per unit, worked out once
         self.lights = {light: book.style(Style(ink=ink, fill=fill, bold=light == "red"))
                        for light, (ink, fill) in PALETTE.items()}
+        book.style(self.title)  # (numbered now, as the first tab would, though rows may be formatted before it)
+        book.style(self.header)
 
     def light(self, name: str | None) -> int:
         """The fill of a traffic light, or the plain format."""
         return self.lights[name] if name else 0
 
-    def sheet(self, name: str, taken: set[str], title: str, columns: Sequence[tuple[str, int]], freeze: str) -> Any:
-        """A new tab with its title and header rows."""
+    def sheet(self, name: str, taken: set[str], title: str, columns: Sequence[tuple[str, int]], freeze: str,
+              ahead: RowsRead | None = None) -> Any:
+        """A new tab with its title and header rows (and rows formatted `ahead`)."""
         return self.book.sheet(sheet_name(name, taken), title, columns, freeze=freeze, title_style=self.title,
-                               header_style=self.header)
+                               header_style=self.header, ahead=ahead)
 
 
 def item_row(item: Item, styles: Styles) -> list[Any]:
@@ -97,12 +100,38 @@ def section_tab(code: str, titles: dict[str, str]) -> str:
     return f"{code} {title}" if title else code
 
 
+class Ledger:
+    """An Excel ledger (台账) being made while the items are counted: each section's rows formatted ahead as its
+    items come in the order shown (`add`), the tabs written once the counts are made (`write`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.book = Book(path)
+        self.styles = Styles(self.book)
+        self.ahead = RowsAhead(self.book, len(ITEM_COLUMNS))
+
+    def add(self, item: Item) -> None:
+        """Format the row of a shown item (a section's items come together, most pressing first)."""
+        self.ahead.row(item.task.section, item_row(item, self.styles))
+
+    def write(self, sheet: StatusSheet, cases: Iterable[Item] = ()) -> Path:
+        """The ledger of `sheet`, its sections' rows those formatted ahead; see `write_ledger`."""
+        try:
+            return _write_ledger(self.book, self.styles, sheet, cases, self.ahead)
+        finally:
+            self.ahead.close()
+
+
 def write_ledger(sheet: StatusSheet, path: Path, cases: Iterable[Item] = ()) -> Path:
     """The status sheet as an Excel ledger: 汇总 (units, with a totals row), one tab per plan section, then
     问题整改 (problems with their original and current deadlines) when the plan has any: `cases`, every problem's
     item, shown or not, most pressing first (each section's and the cases' items are written as they come)."""
-    book, taken = Book(path), set()
-    styles = Styles(book)
+    book = Book(path)
+    return _write_ledger(book, Styles(book), sheet, cases)
+
+
+def _write_ledger(book: Book, styles: Styles, sheet: StatusSheet, cases: Iterable[Item],
+                  ahead: RowsAhead | None = None) -> Path:
+    taken: set[str] = set()
     when = sheet.as_of.strftime("%Y-%m-%d %H:%M")
     ws = styles.sheet("汇总", taken, f"{sheet.plan.title} {sheet.title}（截至{when}）", UNIT_COLUMNS, "B3")
     for block in sheet.units:
@@ -118,8 +147,8 @@ def write_ledger(sheet: StatusSheet, path: Path, cases: Iterable[Item] = ()) -> 
         if sheet.has_problems and section.problems_only:
             continue  # problems have their own tab below, every one of them with both deadlines
         ws = styles.sheet(section_tab(section.name, titles), taken, f"{section_tab(section.name, titles)} 督办台账"
-                          f"（截至{when}）", ITEM_COLUMNS, "C3")
-        for item in section.items:
+                          f"（截至{when}）", ITEM_COLUMNS, "C3", ahead.rows_of(section.name) if ahead else None)
+        for item in () if ahead else section.items:
             ws.row(item_row(item, styles))
         ws.finish()
     if sheet.has_problems:
