@@ -77,6 +77,30 @@ def build_city(base: str, counties: int, people: int, schema: str) -> int:
     return total
 
 
+def server_processes(engine) -> list[int]:
+    """The ids of the PostgreSQL server processes serving this engine's connections, as they open."""
+    from sqlalchemy import event
+
+    found: list[int] = []
+
+    @event.listens_for(engine, "connect")
+    def remember(connection, _record) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            found.append(cursor.fetchone()[0])
+
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process on this machine (0 when it is not here to read: a server elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker(base: str, schema: str, counties: int, index: int, count: int, send: bool) -> dict:
     """One worker's share of the day: every county, shard index/count."""
     from duban import runs
@@ -87,6 +111,7 @@ def worker(base: str, schema: str, counties: int, index: int, count: int, send: 
     from duban.store import make_engine
 
     engine = make_engine(store_url(base, schema))
+    backends = server_processes(engine)
     settings = Settings(secret="bench", database_url=store_url(base, schema))
     spent: Counter = Counter()
     made: Counter = Counter()
@@ -105,6 +130,7 @@ def worker(base: str, schema: str, counties: int, index: int, count: int, send: 
             made["notifications"] += sum(report.notifications.values())
         spent["render + queue"] += time.perf_counter() - start
     spent["worker CPU"] = time.process_time()  # this process's (PostgreSQL's own work is in its server processes)
+    spent["PostgreSQL CPU"] = sum(cpu_seconds(pid) for pid in backends)  # the server processes serving this worker
     if not send:
         return {"spent": dict(spent), "made": dict(made)}
     start = time.perf_counter()

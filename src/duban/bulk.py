@@ -35,14 +35,25 @@ def _sqlite_converter(column_type: types.TypeEngine) -> Callable[[Any], Any] | N
     return functools.lru_cache(maxsize=65536)(convert)
 
 
+def _postgres_converter(column_type: types.TypeEngine) -> Callable[[Any], Any] | None:
+    """What COPY is handed for a value of this column type: moments as ISO text, formatted once per distinct value
+    (a run stamps thousands of rows with the same few; the driver would format each again). Only for columns with
+    a time zone: text with an offset put in a column without one would lose the offset."""
+    python_type = getattr(column_type, "impl", column_type)
+    if isinstance(python_type, types.DateTime) and python_type.timezone:
+        return functools.lru_cache(maxsize=65536)(lambda value: None if value is None else value.isoformat())
+    return None
+
+
 def _driver_rows(
-    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str], copy: bool = False,
 ) -> list[tuple]:
     get = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
     converters = []
-    if connection.dialect.name == "sqlite":
+    if connection.dialect.name == "sqlite" or copy:
+        converter = _sqlite_converter if connection.dialect.name == "sqlite" else _postgres_converter
         converters = [(i, convert) for i, c in enumerate(columns)
-                      if (convert := _sqlite_converter(table.c[c].type)) is not None]
+                      if (convert := converter(table.c[c].type)) is not None]
     if not converters:
         return [get(row) for row in rows]
     result = []
@@ -75,8 +86,8 @@ def _copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, An
     """PostgreSQL's COPY, inside the connection's own transaction: the fastest way in."""
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(tuple(row[c] for c in columns))
+        for row in _driver_rows(connection, table, rows, columns, copy=True):
+            copy.write_row(row)
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -193,7 +204,7 @@ def _insert_new_copied(connection: Connection, table: Table, rows: Sequence[dict
                                f"SELECT {names} FROM {table.name} WITH NO DATA")
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f"COPY {temporary} ({names}) FROM STDIN") as copy:
-        for row in _driver_rows(connection, table, rows, columns):
+        for row in _driver_rows(connection, table, rows, columns, copy=True):
             copy.write_row(row)
     found = connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temporary}{tail}")
     return [tuple(r) for r in found]

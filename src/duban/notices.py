@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -474,13 +475,15 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
             _count(report, message, collect, _render(ctx, message, as_of, render, views), as_of)
         return report
     day = as_of.astimezone(ctx.tz).date()
-    # Rendered before the transaction (which holds its rows' locks meanwhile), as if every delivery were new: a
-    # message another run put part of first is rendered again with what is left.
     views: dict[tuple, dict[str, Any]] = {}
-    rendered = [_render(ctx, message, as_of, render, views) for message in messages]
     with engine.begin() as connection:
         ids = reserve_ids(connection, NotificationRow.__table__, len(messages))
-        kept = _claim_deliveries(connection, ctx.plan_id, messages, ids, utc(as_of), day)
+        # The deliveries go in while the messages render, as if every one were new (the store inserts on one core,
+        # Python renders on another); a message another run put part of first is rendered again with what is left.
+        with ThreadPoolExecutor(max_workers=1) as claims:
+            claiming = claims.submit(_claim_deliveries, connection, ctx.plan_id, messages, ids, utc(as_of), day)
+            rendered = [_render(ctx, message, as_of, render, views) for message in messages]
+        kept = claiming.result()
         fresh: list[tuple[int, Message, dict[str, Any]]] = []
         for notification_id, message, row in zip(ids, messages, rendered, strict=True):
             if kept[notification_id] < len(message.items) + len(message.lines):

@@ -126,7 +126,7 @@ def attach_counts(connection: Connection, plan_id: str, as_of: datetime, lines: 
 
 def missed_by_owner(connection: Connection, plan_id: str, as_of: datetime) -> dict[tuple[str, str], int]:
     """How many occurrences each owner (kind, id) has missed (未按期) at `as_of`."""
-    counted = count(connection, plan_id=plan_id, as_of=as_of, by=("owner_kind", "owner_id"))
+    counted = count(connection, plan_id=plan_id, as_of=as_of, by=("owner_kind", "owner_id"), owners=False)
     return {key: c.missed for key, c in counted.items() if c.missed}
 
 
