@@ -1,6 +1,7 @@
-"""The status sheet's items read from the store in the order they are shown, as they are written: the ledger by
-section, most pressing first; the problems (问题整改); one state's items for the chat lines. The store sorts
-(ORDER BY on the read path, spilling to disk as it must), so a sheet's memory does not grow with its rows.
+"""The status sheet's items read from the store in the order they are shown, one at a time: every item by section,
+most pressing first (the one pass that counts them and formats the ledgers' rows ahead); the problems (问题整改);
+one state's items for the chat lines. The store sorts (ORDER BY on the read path, spilling to disk as it must), so
+a sheet's memory does not grow with its rows.
 
 The order is `duban.sheets.sheet.urgency_key` spelled in SQL: state by urgency; the nearest deadline first
 (overdue: the oldest; done: the latest); then the task's position; then the id, compared as code points as Python

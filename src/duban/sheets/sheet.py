@@ -72,8 +72,8 @@ class Tally:
 
 @dataclass(slots=True)
 class SectionBlock:
-    """The items of one plan section (二（三）), most pressing first: a list, or read from the store as they are
-    written (`duban.sheets.ordered`), once."""
+    """The items of one plan section (二（三）), most pressing first: a list (`build_sheet`), or their rows written
+    ahead (`duban.sheets.rows.SpooledRows`, as `write_status_sheet` renders the detail page)."""
 
     name: str
     items: Iterable[Item]
