@@ -225,6 +225,7 @@ def sms_not_before(as_of: datetime, quiet: tuple[time, time] | None, tz: ZoneInf
     return datetime.combine(day, quiet[1], tzinfo=tz)
 
 
+@_collector_paused
 def load_context(*, engine: Engine, plan_id: str, settings: Settings, secret: str,
                  env: Environment | None = None) -> PlanContext:
     """Load a plan's tasks, units, people and calendar from the store."""
