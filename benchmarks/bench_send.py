@@ -14,8 +14,16 @@ each row sent exactly once, none lost.
 Runs, interleaved in rounds so that ratios compare runs made moments apart:
   smtplib       one connection, `sendmail` of the exact bytes duban sends (built beforehand, not timed)
   duban core    `outbox.dispatch` in this process (claim, build, send, mark), SMTP pool of 1, 2, 4, ... connections
-  duban CLI     `duban run dispatch` as a process (imports, Prefect, the flow), the default pool
+  duban CLI     `duban run dispatch` as a process (imports, Prefect, the flow), the default pool, three ways:
+                  kept server        the one an earlier run left running (the last round's; its CPU during the
+                                     run counted, read from /proc: it is no child of ours)
+                  temporary server   DUBAN_PREFECT_KEEP_SECONDS=0: Prefect's temporary server started for the run
+                                     (as before the kept server; the server process is the CLI's child, so counted)
+                  starting the kept  no kept server running: this run starts it (all its CPU so far counted)
   empty         `outbox.dispatch` and `duban run dispatch` on an outbox with nothing due
+  --serve       instead: `duban serve` with a dispatch deployment every minute; before each minute the outbox is
+                refilled (smtplib sends the same messages just before), and the run is timed from its minute to its
+                last message sent, its CPU that of `duban serve`, the flow-run processes it spawns and the kept server
 """
 
 from __future__ import annotations
@@ -40,9 +48,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scale import bench_store
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 
-from duban import outbox, runs
+from duban import outbox, prefectserver, runs
 from duban.catalog import load_catalog
 from duban.config import ROOT, Settings
 from duban.directory import load_people
@@ -184,9 +192,41 @@ def core_run(engine, sink: Sink, connections: int, profile: bool = False) -> flo
     return time.perf_counter() - start
 
 
-def cli_run(url: str, sink: Sink, folder: Path) -> tuple[float, str]:
+def cli_env(url: str, sink: Sink, folder: Path, keep: int = 900) -> dict[str, str]:
     env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_SMTP_URL": sink.url, "DUBAN_VAR_DIR": str(folder / "var"),
-           "DUBAN_CONFIG": str(folder / "none.toml"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+           "DUBAN_CONFIG": str(folder / "none.toml"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "DUBAN_PREFECT_KEEP_SECONDS": str(keep)}
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a live process (user + system), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class KeptServer:
+    """The kept Prefect server of the default PREFECT_HOME: stop it, and the CPU it used during a run."""
+
+    def __init__(self) -> None:
+        self.home = prefectserver.prefect_home()
+
+    def stop(self) -> None:
+        found = prefectserver.stop(self.home)
+        while found is not None and process_cpu(found.pid):
+            time.sleep(0.1)
+
+    def cpu(self) -> tuple[int, float]:
+        found = prefectserver.read_record(self.home)
+        return (0, 0.0) if found is None else (found.pid, process_cpu(found.pid))
+
+
+def cli_run(url: str, sink: Sink, folder: Path, keep: int = 900) -> tuple[float, str]:
+    env = cli_env(url, sink, folder, keep)
     start = time.perf_counter()
     # No --as-of: the store holds only the outbox (no plan to read a zone from); every row is due by now anyway.
     done = subprocess.run([sys.executable, "-m", "duban", "run", "dispatch"],
@@ -195,6 +235,84 @@ def cli_run(url: str, sink: Sink, folder: Path) -> tuple[float, str]:
     if done.returncode:
         raise SystemExit(f"duban run dispatch failed: {done.stderr[-2000:]}")
     return elapsed, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def _processes() -> dict[int, list[int]]:
+    """Every process's children, by parent id."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def note_tree_cpu(root: int, seen: dict[int, float]) -> None:
+    """The CPU so far of `root` and of every process under it, kept by id (a process's last reading stays when it
+    ends, so sampling often loses at most the last interval of a short-lived one)."""
+    children, stack = _processes(), [root]
+    while stack:
+        pid = stack.pop()
+        used = process_cpu(pid)
+        if used:
+            seen[pid] = used
+        stack += children.get(pid, [])
+
+
+def serve_rounds(options, engine, notes: list[dict], url: str, sink: Sink, folder: Path,
+                 messages: list[tuple[str, bytes]]) -> None:
+    """`duban serve` dispatching every minute: smtplib, refill, then the scheduled run, timed from its minute."""
+    spec = folder / "prefect.yaml"
+    spec.write_text(f"deployments:\n  - name: dispatch\n    entrypoint: {ROOT / 'flows' / 'dispatch.py'}:dispatch\n"
+                    f"    schedules:\n      - cron: '* * * * *'\n", encoding="utf-8")
+    with engine.begin() as connection:
+        connection.execute(delete(NotificationRow.__table__))
+    kept = KeptServer()
+    log = (folder / "serve.log").open("ab")
+    serving = subprocess.Popen([sys.executable, "-m", "duban", "serve", "--file", str(spec)],
+                               env=cli_env(url, sink, folder), cwd=ROOT, stdout=log, stderr=log)
+    c = NotificationRow.__table__.c
+    rows = []
+    try:
+        time.sleep(20)  # (it starts the kept server, or finds it, and registers the deployment)
+        for _round in range(options.rounds):
+            minute = (int(time.time()) // 60 + 1) * 60
+            if minute - time.time() < 25:
+                minute += 60
+            time.sleep(max(0.0, minute - 25 - time.time()))
+            base = options.n / smtplib_run(sink, messages)
+            sink.taken()
+            seen: dict[int, float] = {}
+            note_tree_cpu(serving.pid, seen)
+            before = dict(seen)
+            server, server_cpu = kept.cpu()
+            refill(engine, notes)
+            while True:
+                note_tree_cpu(serving.pid, seen)
+                with engine.connect() as connection:
+                    sent = connection.execute(select(func.count()).where(c.state == "sent")).scalar()
+                if sent == options.n:
+                    break
+                time.sleep(0.1)
+            done = time.time()
+            pid, now_cpu = kept.cpu()
+            used = sum(seen.values()) - sum(before.values()) + ((now_cpu - server_cpu) if pid == server else now_cpu)
+            check("serve", sink.taken(), options.n, engine)
+            rate = options.n / (done - minute)
+            rows.append((base, rate, used))
+            print(f"  smtplib {base:,.0f}/s; serve's run of {time.strftime('%H:%M', time.gmtime(minute))}: "
+                  f"{done - minute:.1f} s from its minute, {rate:,.0f}/s, ratio {rate / base:.2f}, "
+                  f"CPU {used:.1f} s (serve, its runs, the kept server); load {load():.2f}", flush=True)
+    finally:
+        serving.terminate()
+        serving.wait()
+        log.close()
+    ratios = [rate / base for base, rate, _ in rows]
+    print(f"\n| duban serve, run every minute | {span([r for _, r, _ in rows], ',.0f')} | {span(ratios, '.2f')} "
+          f"(median {statistics.median(ratios):.2f}) | {span([u * 1000 / options.n for _, _, u in rows], '.2f')} |")
 
 
 def span(values, spec: str) -> str:
@@ -234,6 +352,7 @@ def main() -> None:
     parser.add_argument("--postgres", help="a PostgreSQL URL instead of SQLite")
     parser.add_argument("--no-cli", action="store_true", help="skip `duban run dispatch` (Prefect)")
     parser.add_argument("--profile", action="store_true", help="profile one in-process dispatch and stop")
+    parser.add_argument("--serve", action="store_true", help="time `duban serve`'s scheduled dispatch instead")
     options = parser.parse_args()
     pools = [int(p) for p in options.pools.split(",")]
     before = load()
@@ -258,27 +377,47 @@ def main() -> None:
     refill(engine, notes)
     claimed = outbox.claim(engine=engine, as_of=AS_OF, now=now, limit=options.n)
     messages = [(row.address, message_bytes(row, sender=SENDER, now=now)) for row in claimed]
+    if options.serve:
+        serve_rounds(options, engine, notes, url, sink, folder, messages)
+        sink.stop()
+        print(f"load average (1 min): {before:.2f} before, {load():.2f} after; folder {folder}")
+        return
     timings: dict[str, list[float]] = {}
     ratios: dict[str, list[float]] = {}
     cpu: dict[str, list[tuple[float, float]]] = {}  # ms a message: ours, the server's
 
+    kept = KeptServer()
+
     def measure(label: str, run) -> float:
-        ours, theirs = cpu_here(), sink.cpu()
+        ours, theirs, (server, server_cpu) = cpu_here(), sink.cpu(), kept.cpu()
         rate = options.n / run()
-        cpu.setdefault(label, []).append(((cpu_here() - ours) * 1000 / options.n,
+        pid, now_cpu = kept.cpu()  # the kept Prefect server is no child of ours: its CPU is read apart
+        prefect_cpu = (now_cpu - server_cpu) if pid == server else now_cpu
+        cpu.setdefault(label, []).append(((cpu_here() - ours + prefect_cpu) * 1000 / options.n,
                                           (sink.cpu() - theirs) * 1000 / options.n))
         timings.setdefault(label, []).append(rate)
         print(f"  {label}: {rate:,.0f}/s, CPU ms/email {cpu[label][-1][0]:.2f} here, {cpu[label][-1][1]:.2f} server",
               flush=True)
         return rate
 
+    if not options.no_cli:  # a kept server for the first round's "kept server" run, as an earlier run leaves one
+        refill(engine, notes[:10])
+        cli_run(url, sink, folder)
+        sink.taken()
     for _round in range(options.rounds):
         base = measure("smtplib, 1 connection", lambda: smtplib_run(sink, messages))
         if len(sink.taken()) != options.n:
             raise SystemExit("smtplib: the server did not take every message")
         runs_this_round = [(f"duban core, pool {p}", lambda p=p: core_run(engine, sink, p)) for p in pools]
         if not options.no_cli:
-            runs_this_round.append(("duban CLI (run dispatch, default pool)", lambda: cli_run(url, sink, folder)[0]))
+            def starting_kept() -> float:
+                kept.stop()
+                return cli_run(url, sink, folder)[0]
+
+            runs_this_round += [  # (the kept server is the one the last round started, a minute or more ago)
+                ("duban CLI, kept server", lambda: cli_run(url, sink, folder)[0]),
+                ("duban CLI, temporary server (KEEP_SECONDS=0)", lambda: cli_run(url, sink, folder, keep=0)[0]),
+                ("duban CLI, starting the kept server", starting_kept)]
         for label, run in runs_this_round:
             refill(engine, notes)
             rate = measure(label, run)
@@ -291,6 +430,8 @@ def main() -> None:
         empties.append(empty_runs(engine, sink, url, folder, options.no_cli, "after VACUUM, as autovacuum would"))
     after = load()
     sink.stop()
+    if not options.no_cli:
+        kept.stop()
     print("\n| run | emails/s | ratio to smtplib | client CPU ms/email | server CPU ms/email |\n"
           "| --- | ---: | ---: | ---: | ---: |")
     for label, rates in timings.items():

@@ -162,9 +162,9 @@ def check_private_files(settings: Settings, engine: Engine) -> Check:
 
 
 def check_prefect(api_url: str | None, get: Callable[[str], int] | None = None) -> Check:
-    """The Prefect server answers, when one is configured (otherwise flows use an ephemeral one)."""
+    """The Prefect server answers, when one is configured (otherwise flows use the kept local one)."""
     if not api_url:
-        return Check("prefect", True, "no PREFECT_API_URL: flows start an ephemeral server (fine for one machine)")
+        return Check("prefect", True, "no PREFECT_API_URL: flows start or reuse a local server (fine for one machine)")
     if get is None:
         import httpx
 
