@@ -310,6 +310,7 @@ def serve_rounds(options, engine, notes: list[dict], url: str, sink: Sink, folde
         serving.terminate()
         serving.wait()
         log.close()
+        kept.stop()
     ratios = [rate / base for base, rate, _ in rows]
     print(f"\n| duban serve, run every minute | {span([r for _, r, _ in rows], ',.0f')} | {span(ratios, '.2f')} "
           f"(median {statistics.median(ratios):.2f}) | {span([u * 1000 / options.n for _, _, u in rows], '.2f')} |")
