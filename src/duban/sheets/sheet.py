@@ -203,14 +203,14 @@ def group_items(items: Sequence[Item], by_unit: bool = True) -> list[ItemGroup]:
 
 class GroupTally:
     """An `ItemGroup` counted as its items come (most pressing first) instead of held: its first item, how many,
-    and, when `detailed`, what the group's line says of them (units, owners, deadlines, whether days differ)."""
+    and, when `detailed`, what the group's line says of them (units, owners, deadlines, whether days differ);
+    asking a group that is not detailed for those is an error, never a wrong line."""
 
     def __init__(self, first: Item, detailed: bool) -> None:
         self.first, self.count, self.detailed = first, 0, detailed
-        self.days, self.spread = first.days, False
+        self.days, self._spread = first.days, False
         self.first_day = self.last_day = first.due_day
-        self.units: dict[str, None] = {}
-        self.owners: list[str] = []
+        self._units: dict[str, None] = {}
         self._owners: dict[str, None] = {}
         self.add(first)
 
@@ -219,23 +219,41 @@ class GroupTally:
         self.count += 1
         if not self.detailed:
             return
-        self.spread = self.spread or item.days != self.days
+        self._spread = self._spread or item.days != self.days
         self.first_day, self.last_day = min(self.first_day, item.due_day), max(self.last_day, item.due_day)
-        self.units.setdefault(item.unit.label)
-        if item.owner_name != item.unit.label and item.owner_name not in self._owners:
-            self._owners[item.owner_name] = None
-            self.owners.append(item.owner_name)
+        self._units.setdefault(item.unit.label)
+        if item.owner_name != item.unit.label:
+            self._owners.setdefault(item.owner_name)
+
+    def _detail(self) -> None:
+        if not self.detailed:
+            raise LookupError(f"the group of {self.first.task.id} was only counted: the chat lines keep detail for "
+                              "their first duban.sheets.CHAT_LINES groups (a template listing more needs it raised)")
+
+    @property
+    def spread(self) -> bool:
+        """Whether the items differ in days (so the first one's count is the longest, 最长)."""
+        self._detail()
+        return self._spread
+
+    @property
+    def owners(self) -> list[str]:
+        """Officials named as owners (role-owned items), each once."""
+        self._detail()
+        return list(self._owners)
 
     owners_text = ItemGroup.owners_text
 
     @property
     def units_text(self) -> str:
         """县民政局, or 县民政局、县商务委等15个单位 for a group across units."""
-        return _listed(list(self.units), "个单位")
+        self._detail()
+        return _listed(list(self._units), "个单位")
 
     @property
     def due_span(self) -> str:
         """9月30日, or 9月13日—10月25日 for several deadlines."""
+        self._detail()
         first, last = self.first_day, self.last_day
         text = f"{first.month}月{first.day}日"
         return text if first == last else f"{text}—{last.month}月{last.day}日"
