@@ -154,3 +154,17 @@ def test_a_section_of_only_problems_keeps_its_place(mini_campaign, tmp_path):
     moment = at("2020-11-02 09:00")
     sheet = build_sheet(load_snapshot(mini_campaign, PLAN, moment), 7)
     assert sheet.has_problems and [s.name for s in sheet.sections if s.problems_only] == ["问题整改"]
+
+
+def test_a_sheet_that_fails_leaves_no_partial_ledger(mini_campaign, tmp_path, monkeypatch):
+    """The XLSX is begun before the items are read (its rows are formatted as they come): a failure on the way
+    leaves neither the ledger nor its .partial file."""
+    import duban.sheets.summary as summary
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(summary, "counts_then", broken)
+    with pytest.raises(RuntimeError, match="went away"):
+        write_status_sheet(engine=mini_campaign, plan_id=PLAN, as_of=at("2020-10-29 09:00"), out_dir=tmp_path / "out")
+    assert not [p for p in (tmp_path / "out").iterdir()]

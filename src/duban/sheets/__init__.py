@@ -77,7 +77,7 @@ def write_status_sheet(
         if spool is not None:
             spool.close()
         if ledger is not None:
-            ledger.ahead.close()
+            ledger.close()
 
 
 def _write(source: Source, gathering: SheetGathering, summing: SummaryGathering, spool: RowSpool | None,

@@ -152,6 +152,11 @@ class Book:
         self.partial.replace(self.path)
         return self.path
 
+    def abandon(self) -> None:
+        """Drop a workbook that will not be finished: its .partial file is deleted, nothing is moved into place."""
+        self.zip.close()
+        self.partial.unlink(missing_ok=True)
+
     def _styles_xml(self) -> str:
         formats = {f: 164 + n for n, f in enumerate(dict.fromkeys(
             s.number_format for s in self.styles if s.number_format and s.number_format != "0%"))}

@@ -105,7 +105,7 @@ class Ledger:
     items come in the order shown (`add`), the tabs written once the counts are made (`write`)."""
 
     def __init__(self, path: Path) -> None:
-        self.book = Book(path)
+        self.book, self.written = Book(path), False
         self.styles = Styles(self.book)
         self.ahead = RowsAhead(self.book, len(ITEM_COLUMNS))
 
@@ -116,9 +116,18 @@ class Ledger:
     def write(self, sheet: StatusSheet, cases: Iterable[Item] = ()) -> Path:
         """The ledger of `sheet`, its sections' rows those formatted ahead; see `write_ledger`."""
         try:
-            return _write_ledger(self.book, self.styles, sheet, cases, self.ahead)
+            path = _write_ledger(self.book, self.styles, sheet, cases, self.ahead)
         finally:
             self.ahead.close()
+        self.written = True
+        return path
+
+    def close(self) -> None:
+        """Let the rows formatted ahead go; a ledger not written is dropped (no .partial file is left)."""
+        self.ahead.close()
+        if not self.written:
+            self.book.abandon()
+            self.written = True
 
 
 def write_ledger(sheet: StatusSheet, path: Path, cases: Iterable[Item] = ()) -> Path:
