@@ -31,6 +31,20 @@ PG_SKIP = f"PostgreSQL tests need a server: set {PG_ENV}=postgresql://postgres@1
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def prefect_home(tmp_path_factory) -> Iterator[Path]:
+    """The session's own Prefect home: a kept Prefect server that a CLI test starts (duban.prefectserver) lives in
+    it and is stopped when the session ends, instead of outliving the tests in ~/.prefect (and, should the session
+    be killed, it stops itself after two idle minutes)."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ.setdefault("DUBAN_PREFECT_KEEP_SECONDS", "120")
+    yield home
+    from duban import prefectserver
+
+    prefectserver.stop(home)
+
+
 def at(text: str) -> datetime:
     """A fixed moment in Shanghai time, e.g. at('2020-10-09 09:00')."""
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)

@@ -48,6 +48,8 @@ def test_idle_counts_only_while_no_request_or_connection_is_open():
 def test_a_server_is_reused_only_with_the_settings_it_was_started_with():
     mine = fingerprint({"PREFECT_HOME": "/srv/prefect", "PATH": "/bin"})
     assert mine == fingerprint({"PREFECT_HOME": "/srv/prefect", "PATH": "/usr/bin", "PREFECT_API_URL": "http://x/api"})
+    assert mine == fingerprint({"PREFECT_HOME": "/srv/prefect", "PREFECT_LOGGING_LEVEL": "WARNING",
+                                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"})  # a client's own
     assert mine != fingerprint({"PREFECT_HOME": "/srv/other"})
     assert mine != fingerprint({"PREFECT_HOME": "/srv/prefect",
                                 "PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://p@127.0.0.1/prefect"})

@@ -49,13 +49,20 @@ def prefect_home() -> Path:
     return Path(PREFECT_HOME.value()).expanduser()
 
 
+# Settings only a client reads (how it logs, how long it waits for a server, where the API is): two commands that
+# differ only in these share one server. Any other PREFECT_* setting may change what the server does.
+CLIENT_ONLY = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_LOGGING_", "PREFECT_CLIENT_", "PREFECT_SERVER_EPHEMERAL_")
+
+
 def fingerprint(environ: dict[str, str] | None = None) -> str:
     """What a server must have been started with for this process to use it: Prefect's version, the interpreter,
-    and every PREFECT_* variable (the database's URL among them); the address itself is not part of it."""
+    and every PREFECT_* variable a server reads (the database's URL among them), not the client's own (a demo's
+    PREFECT_LOGGING_LEVEL would otherwise start a second server on the same home's database)."""
     import prefect
 
     environ = dict(os.environ) if environ is None else environ
-    settings = sorted((k, v) for k, v in environ.items() if k.startswith("PREFECT_") and k != "PREFECT_API_URL")
+    settings = sorted((k, v) for k, v in environ.items()
+                      if k.startswith("PREFECT_") and not k.startswith(CLIENT_ONLY))
     text = json.dumps([prefect.__version__, sys.executable, settings])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
