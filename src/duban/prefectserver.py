@@ -27,6 +27,9 @@ RECORD = "duban-server.json"
 LOCK = "duban-server.lock"
 # As `prefect server start --no-ui` starts its server (prefect.cli._server_utils), so its settings are final.
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_FINAL": "1"}
+# Unless the deployment says otherwise: a county's server does not report usage to Prefect's company (offline, it
+# only logged an error for each try).
+SERVER_DEFAULTS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def start(home: Path, log_path: Path, keep_seconds: int, wait_seconds: float) ->
         process = subprocess.Popen(
             [sys.executable, "-m", "duban.prefectserver", "--port", str(port), "--keep", str(keep_seconds),
              "--home", str(home)],
-            env={**os.environ, **SERVER_ENV}, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            env={**SERVER_DEFAULTS, **os.environ, **SERVER_ENV}, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True)  # (Ctrl-C on this command does not stop the server the next runs use)
     address = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + wait_seconds
