@@ -86,3 +86,14 @@ def test_the_shipped_mail_compiles_without_a_style_lookup():
     reloading = environment(reload=True)
     assert "_style.html" in reloading.compile(reloading.loader.get_source(reloading, "email/notice.html")[0],
                                               "email/notice.html", raw=True)
+
+
+def test_render_with_one_dict_makes_the_context_jinja_makes(folder):
+    env = environment(folder, reload=False)
+    template = env.from_string("{{ range(2)|list }} {{ x }} {{ y.red }}{% set x = 1 %} {{ x }}")
+    values = {"x": "<x>", "y": {"red": "r"}}
+    assert template.render(values) == template.render(**values) == template.render(values.items()) == \
+        "[0, 1] &lt;x&gt; r 1"
+    assert values == {"x": "<x>", "y": {"red": "r"}}
+    with pytest.raises(UndefinedError):
+        template.render({"x": 1})
