@@ -101,12 +101,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def worker(base: str, schema: str, counties: int, index: int, count: int, send: bool) -> dict:
+def worker(base: str, schema: str, counties: int, index: int, count: int, send: bool, at_once: int) -> dict:
     """One worker's share of the day: every county, shard index/count."""
     from duban import runs
     from duban.config import Settings
     from duban.notices import write
     from duban.outbox import claim, send_batch
+    from duban.runbodies import write_batches
     from duban.shards import Shard
     from duban.store import make_engine
 
@@ -125,9 +126,10 @@ def worker(base: str, schema: str, counties: int, index: int, count: int, send: 
         chunks = runs.plan_notices(engine, ctx, AS_OF, ("remind", "escalate"), shard)
         spent["decide"] += time.perf_counter() - start
         start = time.perf_counter()
-        for chunk in chunks:
-            report = write(engine=engine, ctx=ctx, chunk=chunk, as_of=AS_OF)
-            made["notifications"] += sum(report.notifications.values())
+        # as the flow body writes them (runbodies.queue_notices): WRITING_AT_ONCE batches at a time
+        report = write_batches(chunks, lambda chunk, ctx=ctx: write(engine=engine, ctx=ctx, chunk=chunk, as_of=AS_OF),
+                               at_once=at_once)
+        made["notifications"] += sum(report.notifications.values())
         spent["render + queue"] += time.perf_counter() - start
     spent["worker CPU"] = time.process_time()  # this process's (PostgreSQL's own work is in its server processes)
     spent["PostgreSQL CPU"] = sum(cpu_seconds(pid) for pid in backends)  # the server processes serving this worker
@@ -159,9 +161,12 @@ def main() -> None:
     parser.add_argument("--dispatch", action="store_true", help="also send the outbox to a null channel")
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--schema", default="bench_city", help="the PostgreSQL schema the city is built in")
+    parser.add_argument("--at-once", default="2", help="batches each worker writes at once, e.g. 1,2 to compare "
+                        "(the flow writes runbodies.WRITING_AT_ONCE = 2)")
     options = parser.parse_args()
     if options.worker:
-        print(json.dumps(worker(options.postgres, options.schema, options.counties, *options.worker, options.dispatch)))
+        print(json.dumps(worker(options.postgres, options.schema, options.counties, *options.worker, options.dispatch,
+                                int(options.at_once))))
         return
     if not options.skip_build:
         start = time.perf_counter()
@@ -174,16 +179,17 @@ def main() -> None:
         from duban.store import make_engine, migrate
 
         migrate(make_engine(store_url(options.postgres, options.schema)))
-    print("\n| workers | wall seconds | notifications | a second | sent | load before / after "
+    print("\n| workers | batches at once | wall seconds | notifications | a second | sent | load before / after "
           "| where the time goes (summed over workers, s) |")
-    print("| ---: | ---: | ---: | ---: | ---: | --- | --- |")
-    for count in (int(w) for w in options.workers.split(",")):
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    rounds = [(int(w), int(a)) for w in options.workers.split(",") for a in options.at_once.split(",")]
+    for count, at_once in rounds:
         empty_outbox(options.postgres, options.schema)
         load = os.getloadavg()[0]
         start = time.perf_counter()
         processes = [subprocess.Popen([sys.executable, __file__, "--postgres", options.postgres, "--counties",
                                        str(options.counties), "--schema", options.schema,
-                                       "--worker", str(i), str(count)]
+                                       "--worker", str(i), str(count), "--at-once", str(at_once)]
                                       + (["--dispatch"] if options.dispatch else []),
                                       stdout=subprocess.PIPE, text=True, env=os.environ) for i in range(count)]
         results = [json.loads(p.communicate()[0]) for p in processes]
@@ -194,7 +200,7 @@ def main() -> None:
             spent.update(result["spent"])
             made.update(result["made"])
         where = ", ".join(f"{k} {v:.0f}" for k, v in spent.items())
-        print(f"| {count} | {wall:.0f} | {made['notifications']:,} | {made['notifications'] / wall:,.0f} | "
+        print(f"| {count} | {at_once} | {wall:.0f} | {made['notifications']:,} | {made['notifications'] / wall:,.0f} | "
               f"{made['sent']:,} | {load:.1f} / {os.getloadavg()[0]:.1f} | {where} |", flush=True)
 
 

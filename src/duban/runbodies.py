@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +24,9 @@ from duban.outbox import DispatchReport, due_channels, pending, send_budget
 from duban.shards import Shard, parse_shard
 
 MAX_BATCHES = 100_000
+# Batches written at once: while one batch's rows go into the store (the database's work, the GIL released), the
+# next renders its messages (Python's). Two is enough to overlap them; more only queue behind the GIL.
+WRITING_AT_ONCE = 2
 log = logging.getLogger("duban.flows")
 PLAIN_FLOWS = ("remind", "escalate", "daily", "dispatch", "digest", "sheets", "bulletin")
 
@@ -99,9 +105,28 @@ def queue_notices(settings: Settings, engine: Any, plan_id: str, moment: datetim
     """Decide, then one step per batch of messages."""
     ctx = runs.context(engine, settings, plan_id)
     share = parse_shard(shard, engine, plan_id)
+    chunks = steps.decide(settings, steps.opaque(ctx), moment, kinds, share)
+    return write_batches(chunks, lambda chunk: steps.write(settings, steps.opaque(ctx), steps.opaque(chunk), moment,
+                                                           dry_run))
+
+
+def write_batches(chunks: Iterable[Chunk], write_one: Callable[[Chunk], WriteReport],
+                  at_once: int = WRITING_AT_ONCE) -> WriteReport:
+    """Every batch written by `write_one`, `at_once` of them in threads (each its own transaction; batches hold
+    different people, so they claim different delivery rows). The first failure stops the batches not yet started,
+    lets those started finish, and is raised; what was written stays written, as with one batch at a time.
+
+    Each thread runs in a copy of the caller's context, so a Prefect task run started there belongs to the flow
+    run, as Prefect's own task runner does it."""
     report = WriteReport()
-    for chunk in steps.decide(settings, steps.opaque(ctx), moment, kinds, share):
-        report.add(steps.write(settings, steps.opaque(ctx), steps.opaque(chunk), moment, dry_run))
+    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="duban-write") as pool:
+        started: deque[Future[WriteReport]] = deque()
+        for chunk in chunks:
+            if len(started) == at_once:
+                report.add(started.popleft().result())
+            started.append(pool.submit(copy_context().run, write_one, chunk))
+        while started:
+            report.add(started.popleft().result())
     return report
 
 
