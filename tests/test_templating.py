@@ -97,3 +97,11 @@ def test_render_with_one_dict_makes_the_context_jinja_makes(folder):
     assert values == {"x": "<x>", "y": {"red": "r"}}
     with pytest.raises(UndefinedError):
         template.render({"x": 1})
+
+
+def test_render_sees_globals_added_after_the_template_was_loaded(folder):
+    env = environment(folder, reload=False)
+    template = env.from_string("{{ office }} {{ x }}")
+    env.globals["office"] = "督办室"
+    assert template.render({"x": 1}) == template.render(x=1) == "督办室 1"
+    assert template.render({"x": 1, "office": "县委办"}) == "县委办 1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import ChainMap
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.runtime import new_context
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup, escape
 
@@ -143,12 +145,19 @@ class _CodeGenerator(CodeGenerator):
 
 class _Template(Template):
     """Jinja's template, its context made from one merged copy of the values (Jinja copies them twice, the second time
-    through keyword arguments: with the autoescape test, about a fifth of a notice's render)."""
+    through keyword arguments, and reads its globals' ChainMap key by key twice: with the autoescape test, about a
+    fifth of a notice's render, and two thirds of a subject's when the globals are a ChainMap)."""
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         if self.environment.is_async or kwargs or len(args) != 1 or type(args[0]) is not dict:
             return super().render(*args, **kwargs)
-        context = self.new_context({**self.globals, **args[0]}, shared=True)
+        found = self.globals
+        if type(found) is ChainMap:
+            merged: dict[str, Any] = {}
+            for mapping in reversed(found.maps):
+                merged.update(mapping)
+            found = merged
+        context = new_context(self.environment, self.name, self.blocks, {**found, **args[0]}, True, found)
         try:
             return self.environment.concat(self.root_render_func(context))  # type: ignore[arg-type]
         except Exception:  # Jinja's own render: the traceback rewritten to point at the template's line
