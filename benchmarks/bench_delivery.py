@@ -59,15 +59,15 @@ def report_some(engine, share: float, before: datetime) -> int:
 def daily(engine, ctx, moment: datetime) -> tuple[float, float, float, object]:
     """Decide, then render and queue every batch: (decide s, queue s, queue CPU s, report). CPU time is this
     process's (SQLite works in it; PostgreSQL's own work is not counted): on a busy machine it is the steadier."""
-    from duban.notices import WriteReport, write
+    from duban.notices import write
+    from duban.runbodies import write_batches
 
     start = time.perf_counter()
     chunks = runs.plan_notices(engine, ctx, moment, ("remind", "escalate"))
     decided = time.perf_counter() - start
     cpu = time.process_time()
-    report = WriteReport()
-    for chunk in chunks:
-        report.add(write(engine=engine, ctx=ctx, chunk=chunk, as_of=moment))
+    # as the flow body writes them (runbodies.queue_notices)
+    report = write_batches(chunks, lambda chunk: write(engine=engine, ctx=ctx, chunk=chunk, as_of=moment))
     return decided, time.perf_counter() - start - decided, time.process_time() - cpu, report
 
 
