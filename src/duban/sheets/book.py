@@ -9,14 +9,14 @@ frozen panes, a filter over the table, print titles, A4 landscape fit to width, 
 from __future__ import annotations
 
 import re
-import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from duban.sheets.spool import Run, Spool
 from duban.xlsxsafe import formula_like
 
 EXCEL_EPOCH = date(1899, 12, 30)
@@ -109,7 +109,7 @@ class Book:
                                 style.number_format, quote=True))
 
     def sheet(self, name: str, title: str, columns: Sequence[tuple[str, int]], *, freeze: str = "A3",
-              title_style: Style, header_style: Style, ahead: RowsRead | None = None) -> Sheet:
+              title_style: Style, header_style: Style, ahead: Run | None = None) -> Sheet:
         """Start a sheet (the previous one must be finished): title row, header row, the rows formatted `ahead`
         (`RowsAhead.rows_of`), then `Sheet.row`."""
         return Sheet(self, name, title, columns, freeze, title_style, header_style, ahead)
@@ -185,7 +185,7 @@ class Sheet:
     """One worksheet being streamed: `row` appends, `finish` closes it (the filter covers the rows written)."""
 
     def __init__(self, book: Book, name: str, title: str, columns: Sequence[tuple[str, int]], freeze: str,
-                 title_style: Style, header_style: Style, ahead: RowsRead | None = None) -> None:
+                 title_style: Style, header_style: Style, ahead: Run | None = None) -> None:
         self.book, self.columns = book, len(columns)
         book.sheets.append((name, ""))
         self.letters = [_column_letter(i) for i in range(1, len(columns) + 1)]
@@ -202,7 +202,7 @@ class Sheet:
         self.row([(title, book.style(title_style))])
         header = book.style(header_style)
         self.row([(name, header) for name, _ in columns])
-        if isinstance(ahead, RowsRead) and ahead.count:  # rows formatted ahead, numbered from 3
+        if isinstance(ahead, Run) and ahead.count:  # rows formatted ahead, numbered from 3
             self.out.write("".join(self.buffer).encode())
             self.buffer.clear()
             for piece in ahead:
@@ -272,59 +272,20 @@ class RowsAhead:
 
     def __init__(self, book: Book, columns: int) -> None:
         self.book, self.letters = book, [_column_letter(i) for i in range(1, columns + 1)]
-        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `close`
-        self.spans: dict[str, tuple[int, int, int]] = {}  # key -> (start, end, rows)
-        self.key: str | None = None
-        self.start = self.written = self.rows = 0
-        self.held: list[str] = []
+        self.spool = Spool()
 
     def row(self, key: str, cells: Iterable[Any]) -> None:
         """Format a row of the sheet `key` (rows of one key come together)."""
-        if key != self.key:
-            self._end()
-            self.key, self.start, self.rows = key, self.written, 0
-        self.rows += 1
-        self.held.append(row_xml(self.book, self.letters, self.rows + 2, cells))  # after the title and header
-        if len(self.held) >= 1000:
-            self._flush()
+        number = self.spool.counted(key) + 3  # after the title and header
+        self.spool.add(key, row_xml(self.book, self.letters, number, cells))
 
-    def rows_of(self, key: str) -> RowsRead:
+    def rows_of(self, key: str) -> Run:
         """The rows formatted for `key` (none if none came), to pass to `Book.sheet`."""
-        self._end()
-        start, end, rows = self.spans.get(key, (0, 0, 0))
-        return RowsRead(self.file, start, end, rows)
+        return self.spool.run(key)
 
     def close(self) -> None:
         """Let the file go."""
-        self.file.close()
-
-    def _flush(self) -> None:
-        if self.held:
-            data = "".join(self.held).encode()
-            self.file.seek(self.written)
-            self.file.write(data)
-            self.written += len(data)
-            self.held.clear()
-
-    def _end(self) -> None:
-        self._flush()
-        if self.key is not None:
-            self.spans[self.key] = (self.start, self.written, self.rows)
-
-
-class RowsRead:
-    """One sheet's rows in a `RowsAhead` file, read back in pieces; `count` rows."""
-
-    def __init__(self, file: IO[bytes], start: int, end: int, count: int) -> None:
-        self.file, self.start, self.end, self.count = file, start, end, count
-
-    def __iter__(self) -> Iterator[bytes]:
-        at = self.start
-        while at < self.end:
-            self.file.seek(at)
-            data = self.file.read(min(1 << 20, self.end - at))
-            at += len(data)
-            yield data
+        self.spool.close()
 
 
 def _font(name: str, size: float, bold: bool, ink: str) -> str:

@@ -5,14 +5,13 @@ chunks the template streams out."""
 from __future__ import annotations
 
 import codecs
-import tempfile
 from collections.abc import Iterable, Iterator
 from html import escape
-from typing import IO
 
 from markupsafe import Markup
 
 from duban.sheets.data import Item
+from duban.sheets.spool import Run, Spool
 
 CHUNK = 2000  # rows per piece handed to the template
 
@@ -88,59 +87,31 @@ class RowSpool:
     section: the detail page's counts (at its top) need every item, and the items come once, in the order shown."""
 
     def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `close`
+        self.spool = Spool()
         self.cache = Escaped()
-        self.spans: dict[str, tuple[int, int]] = {}
-        self.section: str | None = None
-        self.start = self.written = 0
-        self.held: list[str] = []
 
     def add(self, section: str, item: Item) -> None:
         """Write an item's row; the items of a section come together."""
-        if section != self.section:
-            self._flush()
-            self._end_section()
-            self.section, self.start = section, self.written
-        self.held.append(item_row(item, self.cache))
-        if len(self.held) == CHUNK:
-            self._flush()
+        self.spool.add(section, item_row(item, self.cache))
 
     def rows(self, section: str) -> SpooledRows:
         """The rows written for a section (none if no item of it came)."""
-        self._flush()
-        self._end_section()
-        start, end = self.spans.get(section, (0, 0))
-        return SpooledRows(self.file, start, end)
+        return SpooledRows(self.spool.run(section))
 
     def close(self) -> None:
         """Let the file go."""
-        self.file.close()
-
-    def _flush(self) -> None:
-        if self.held:
-            data = "".join(self.held).encode()
-            self.file.seek(self.written)
-            self.file.write(data)
-            self.written += len(data)
-            self.held.clear()
-
-    def _end_section(self) -> None:
-        if self.section is not None:
-            self.spans[self.section] = (self.start, self.written)
+        self.spool.close()
 
 
 class SpooledRows:
     """A section's rows in a `RowSpool`, read back in pieces."""
 
-    def __init__(self, file: IO[bytes], start: int, end: int) -> None:
-        self.file, self.start, self.end = file, start, end
+    def __init__(self, run: Run) -> None:
+        self.run = run
 
     def pieces(self, size: int = 1 << 20) -> Iterator[Markup]:
         """The rows as written, about `size` bytes at a time."""
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        at = self.start
-        while at < self.end:
-            self.file.seek(at)
-            data = self.file.read(min(size, self.end - at))
-            at += len(data)
-            yield Markup(decoder.decode(data, final=at >= self.end))
+        decoder = codecs.getincrementaldecoder("utf-8")()  # (a piece may end inside a character)
+        for data in self.run.pieces(size):
+            yield Markup(decoder.decode(data))
+        decoder.decode(b"", final=True)  # raises should the file end inside a character

@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from duban.sheets.book import Book, RowsAhead, RowsRead, Style, sheet_name
+from duban.sheets.book import Book, RowsAhead, Style, sheet_name
 from duban.sheets.data import PALETTE, Item
 from duban.sheets.sheet import StatusSheet, Tally
+from duban.sheets.spool import Run
 
 if TYPE_CHECKING:
     from duban.bulletin import Bulletin, UnitMonth
@@ -63,7 +64,7 @@ class Styles:
         return self.lights[name] if name else 0
 
     def sheet(self, name: str, taken: set[str], title: str, columns: Sequence[tuple[str, int]], freeze: str,
-              ahead: RowsRead | None = None) -> Any:
+              ahead: Run | None = None) -> Any:
         """A new tab with its title and header rows (and rows formatted `ahead`)."""
         return self.book.sheet(sheet_name(name, taken), title, columns, freeze=freeze, title_style=self.title,
                                header_style=self.header, ahead=ahead)
