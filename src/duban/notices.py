@@ -282,7 +282,7 @@ def _pending(connection: Connection, plan_id: str, as_of: datetime, kinds: Seque
     parsed: dict[str, tuple] = {}
     result = []
     for occurrence_id, task_id, owner_id, owner_kind, unit_id, due, state, reminders, superseded_at, original_due \
-            in connection.execute(query).tuples():  # unpacked: a row's attributes cost a lookup each
+            in connection.execute(query):  # unpacked: a row's attributes cost a lookup each
         if reminders not in parsed:
             parsed[reminders] = reminders_from_json(reminders)
         result.append(Pending(occurrence_id, task_id, owner_id, owner_kind, unit_id, due, state, parsed[reminders],
