@@ -82,10 +82,12 @@ def _scalar_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """PostgreSQL's COPY, inside the connection's own transaction: the fastest way in."""
+def _copy_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str],
+               into: str | None = None) -> None:
+    """PostgreSQL's COPY, inside the connection's own transaction: the fastest way in (to `table`, or to the table
+    named `into` with the same columns)."""
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {into or table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in _driver_rows(connection, table, rows, columns, copy=True):
             copy.write_row(row)
 
@@ -202,9 +204,6 @@ def _insert_new_copied(connection: Connection, table: Table, rows: Sequence[dict
     temporary = f"new_{table.name}_{next(_TEMPORARY)}"
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS "
                                f"SELECT {names} FROM {table.name} WITH NO DATA")
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {temporary} ({names}) FROM STDIN") as copy:
-        for row in _driver_rows(connection, table, rows, columns, copy=True):
-            copy.write_row(row)
+    _copy_rows(connection, table, rows, columns, into=temporary)
     found = connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temporary}{tail}")
     return [tuple(r) for r in found]
