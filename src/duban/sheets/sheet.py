@@ -167,26 +167,17 @@ class ItemGroup:
     @property
     def owners_text(self) -> str:
         """牟超、刘桂涛等12人, or ''."""
-        owners = self.owners
-        if len(owners) <= 3:
-            return "、".join(owners)
-        return f"{'、'.join(owners[:2])}等{len(owners)}人"
+        return _listed(self.owners, "人")
 
     @property
     def units_text(self) -> str:
         """县民政局, or 县民政局、县商务委等15个单位 for a group across units."""
-        units = list(dict.fromkeys(i.unit.label for i in self.items))
-        if len(units) <= 3:
-            return "、".join(units)
-        return f"{'、'.join(units[:2])}等{len(units)}个单位"
+        return _listed(list(dict.fromkeys(i.unit.label for i in self.items)), "个单位")
 
     @property
     def due_span(self) -> str:
         """9月30日, or 9月13日—10月25日 for several deadlines."""
-        days = sorted(i.due_day for i in self.items)
-        first, last = days[0], days[-1]
-        text = f"{first.month}月{first.day}日"
-        return text if first == last else f"{text}—{last.month}月{last.day}日"
+        return _day_span(min(i.due_day for i in self.items), max(i.due_day for i in self.items))
 
 
 def group_items(items: Sequence[Item], by_unit: bool = True) -> list[ItemGroup]:
@@ -242,7 +233,10 @@ class GroupTally:
         self._detail()
         return list(self._owners)
 
-    owners_text = ItemGroup.owners_text
+    @property
+    def owners_text(self) -> str:
+        """牟超、刘桂涛等12人, or ''."""
+        return _listed(self.owners, "人")
 
     @property
     def units_text(self) -> str:
@@ -254,15 +248,20 @@ class GroupTally:
     def due_span(self) -> str:
         """9月30日, or 9月13日—10月25日 for several deadlines."""
         self._detail()
-        first, last = self.first_day, self.last_day
-        text = f"{first.month}月{first.day}日"
-        return text if first == last else f"{text}—{last.month}月{last.day}日"
+        return _day_span(self.first_day, self.last_day)
 
 
 def _listed(names: list[str], measure: str) -> str:
+    """A、B、C, or A、B等12<measure> for more than three."""
     if len(names) <= 3:
         return "、".join(names)
     return f"{'、'.join(names[:2])}等{len(names)}{measure}"
+
+
+def _day_span(first: date, last: date) -> str:
+    """9月30日, or 9月13日—10月25日."""
+    text = f"{first.month}月{first.day}日"
+    return text if first == last else f"{text}—{last.month}月{last.day}日"
 
 
 def tally_groups(items: Iterable[Item], detailed: int) -> list[GroupTally]:
