@@ -128,14 +128,10 @@ def kept_server(log_path: Path, keep_seconds: int, attempts: int = 2) -> Any:
         return _with_retry(log_path, attempts, lambda wait: prefectserver.start(home, log_path, keep_seconds, wait))
 
 
-def start_temporary_server(log_path: Path, attempts: int = 2) -> str | None:
+def start_temporary_server(log_path: Path, attempts: int = 2) -> str:
     """Start Prefect's temporary (ephemeral) server now, once, so every flow run of the command uses it; a second
     try waits three times as long (a loaded machine starts it slowly). The server's own output goes to `log_path`,
-    not to the terminal. Returns its address, or None when PREFECT_API_URL names a server (nothing to start)."""
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
-        return None
+    not to the terminal. Returns its address. (`use_prefect_server` calls it only when PREFECT_API_URL is unset.)"""
     from prefect.server.api.server import SubprocessASGIServer  # (~3 s of CPU to import: only when starting one)
 
     def attempt(wait: int) -> str:
