@@ -7,7 +7,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from duban.sheets.charts import RANKS, SMALL, CalendarStrip, ProgressChart, progress_of_days, strip_of_days
+from duban.sheets.charts import (
+    SMALL,
+    CalendarStrip,
+    ProgressChart,
+    count_deadline,
+    progress_of_days,
+    strip_of_days,
+)
 from duban.sheets.data import LIGHTS, URGENCY, Item, PlanInfo, Snapshot, TaskInfo, UnitInfo
 from duban.status import STATE_LABELS
 
@@ -313,10 +320,7 @@ class SheetGathering:
         Whether the item is shown. Any order of items gives the same counts."""
         status, day, task, unit_id = item.status, item.due_day, item.task, item.unit.id
         section, problem = task.section, task.origin == "problem"
-        self.strip_counts[day] += 1
-        rank = RANKS[status]
-        if rank < self.strip_worst.get(day, len(URGENCY)):
-            self.strip_worst[day] = rank
+        count_deadline(item, self.strip_counts, self.strip_worst)
         if problem:
             self.has_problems = True
         if status != "waived":
