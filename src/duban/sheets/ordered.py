@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, time, timedelta
 
 from duban.sheets.data import ROW_COLUMNS, URGENCY, Item, Source, occurrence_sql, source_items, streamed
-from duban.sheets.sheet import urgency_key
+from duban.sheets.sheet import section_order, shown, urgency_key
 from duban.store import utc
 
 RANK = "CASE status " + " ".join(f"WHEN '{s}' THEN {n}" for n, s in enumerate(URGENCY)) + " END"
@@ -61,10 +61,8 @@ def _ordered(source: Source, horizon_days: int | None, condition: str, order: tu
     if reader is None:
         items = list(source_items(source))
         if horizon_days is not None:
-            last_day = source.as_of.date() + timedelta(days=horizon_days)
-            items = [i for i in items if i.due_day <= last_day or i.status == "due_soon"]
-        index = {name: n for n, name in enumerate(dict.fromkeys(
-            t.section for t in sorted(source.tasks.values(), key=lambda t: t.position)))}
+            items = shown(items, source.as_of, horizon_days)
+        index = {name: n for n, name in enumerate(section_order(source.tasks))}
         return iter(in_python(items, index))
     p = reader.param
     params = {"plan": source.plan.id, "moment": reader.instant(source.as_of_utc)}

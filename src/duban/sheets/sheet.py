@@ -284,6 +284,11 @@ def tally_groups(items: Iterable[Item], detailed: int) -> list[GroupTally]:
     return list(groups.values())
 
 
+def section_order(tasks: dict[str, TaskInfo]) -> list[str]:
+    """The plan's sections in the order of their first task."""
+    return list(dict.fromkeys(t.section for t in sorted(tasks.values(), key=lambda t: t.position)))
+
+
 def shown(items: Sequence[Item], as_of: datetime, horizon_days: int) -> list[Item]:
     """Items due so far, due soon, or due within the horizon."""
     last_day = as_of.date() + timedelta(days=horizon_days)
@@ -302,7 +307,7 @@ class SheetGathering:
         self.today = as_of.date()
         self.last_day = self.today + timedelta(days=horizon_days)
         self.kept: dict[str, list[Item]] | None = {} if keep else None
-        self.section_order = list(dict.fromkeys(t.section for t in sorted(tasks.values(), key=lambda t: t.position)))
+        self.section_order = section_order(tasks)
         # (section, unit, status, 已销号, a problem) -> items shown
         self.shown: dict[tuple[str, str, str, bool, bool], int] = {}
         self.due_on: dict[tuple[str, str, date], int] = {}  # (section, unit, deadline day) -> items, waived aside
