@@ -101,6 +101,23 @@ def test_a_dispatch_leaves_no_connection_or_watchdog_behind_even_after_a_bad_row
     assert watchdogs() <= before
 
 
+def test_a_step_with_a_time_budget_ends_after_the_batches_in_hand_and_the_next_sends_the_rest(engine, smtp_sink):
+    from duban import outbox
+
+    with engine.begin() as connection:
+        outbox.enqueue(connection=connection, notifications=[
+            {"plan_id": "p", "key": f"k{n}", "person_id": f"x{n}", "channel": "email", "address": f"x{n}@example.org",
+             "subject": "督办", "as_of": NOW} for n in range(40)])
+    sender = SmtpSender.from_url(smtp_sink.url + "&connections=2")
+    first = outbox.dispatch(engine=engine, senders={"email": sender}, as_of=NOW, now=lambda: datetime.now(UTC),
+                            batch=5, seconds=0)  # the time is up at once: each connection sends one batch
+    assert (first.batches, sum(first.sent.values())) == (2, 10), first.summary()
+    rest = outbox.dispatch(engine=engine, senders={"email": sender}, as_of=NOW, now=lambda: datetime.now(UTC),
+                           batch=5, seconds=60)
+    assert (rest.batches, sum(rest.sent.values())) == (6, 30), rest.summary()
+    assert sorted(m["X-Duban-Key"] for m in smtp_sink.messages) == sorted(f"k{n}" for n in range(40))
+
+
 def test_the_light_due_check_agrees_with_dispatch(engine, store_url):
     from datetime import timedelta
 

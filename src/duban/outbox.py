@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -132,6 +133,10 @@ _SENT_MANY = (update(TABLE)
                      TABLE.c.claim_token == bindparam("held_by"))
               .values(state="sent", sent_at=bindparam("sent_time"), attempts=TABLE.c.attempts + 1, last_error="",
                       claim_token=None))
+# A dispatch step (one task run of a flow) claims batches for this long, then ends with the batch in hand: a task
+# run per thousands of messages, not per batch (each costs Prefect's calls and the pool's connecting), and still one
+# every few seconds to see in the UI and to retry on its own.
+STEP_SECONDS = 20.0
 MARK_GROUP = 50  # accepted messages marked sent in one UPDATE, at most ...
 MARK_WAIT = timedelta(milliseconds=50)  # ... and at most this long after the previous mark
 
@@ -505,19 +510,22 @@ def dispatch(
     *, engine: Engine, senders: Mapping[str, Any], as_of: datetime, now: Callable[[], datetime], batch: int = 200,
     lease: timedelta = LEASE, max_batches: int | None = None, max_attempts: int = MAX_ATTEMPTS,
     base: timedelta = BACKOFF, channels: Iterable[str] | None = None, once: bool = False,
+    seconds: float | None = None,
 ) -> DispatchReport:
     """Send everything due (on `channels`, or all), each channel in its own threads on its own claims, batch after
     batch until nothing is left to claim (or `max_batches` a connection). A channel whose sender keeps a pool (SMTP:
     `connections`) sends on that many connections at once, each on claims of its own and kept open from batch to
     batch. `once`: stop when every connection has sent one batch; one done first goes on with more batches
-    meanwhile, so a slow channel never holds a fast one."""
+    meanwhile, so a slow channel never holds a fast one. `seconds`: claim no new batch after this long (each connection
+    sends the batch it holds; what is left waits for the next call)."""
     send_budget(lease)  # a lease too short to send in is refused before anything is claimed
     chosen = list(channels) if channels is not None else due_channels(engine=engine, as_of=as_of, now=now(),
                                                                          lease=lease)
     workers = [(channel, one) for channel in chosen for one in pool(senders.get(channel), lease)]
     firsts = _FirstBatches(len(workers)) if once else None
+    until = None if seconds is None else time.monotonic() + seconds
     jobs = [lambda channel=channel, one=one: _channel_loop(
-        engine, channel, one, as_of, now, batch, lease, max_batches, max_attempts, base, firsts)
+        engine, channel, one, as_of, now, batch, lease, max_batches, max_attempts, base, firsts, until)
         for channel, one in workers]
     total = DispatchReport()
     for part in _in_threads(jobs) if jobs else []:
@@ -527,11 +535,12 @@ def dispatch(
 
 def _channel_loop(engine: Engine, channel: str, sender: Any, as_of: datetime, now: Callable[[], datetime],
                   batch: int, lease: timedelta, max_batches: int | None, max_attempts: int, base: timedelta,
-                  firsts: _FirstBatches | None) -> DispatchReport:
+                  firsts: _FirstBatches | None, until: float | None = None) -> DispatchReport:
     total, counted = DispatchReport(), False
     session = _Session(sender)
     try:
-        while max_batches is None or total.batches < max_batches:
+        while (max_batches is None or total.batches < max_batches) and (
+                until is None or total.batches == 0 or time.monotonic() < until):
             rows = claim(engine=engine, as_of=as_of, now=now(), limit=batch, lease=lease, channels=[channel])
             if not rows:
                 break

@@ -20,7 +20,7 @@ from typing import Any
 from duban import runs
 from duban.config import Settings, load_settings
 from duban.notices import Chunk, PlanContext, WriteReport, write
-from duban.outbox import DispatchReport, due_channels, pending, send_budget
+from duban.outbox import STEP_SECONDS, DispatchReport, dispatch, due_channels, pending, send_budget
 from duban.shards import Shard, parse_shard
 
 MAX_BATCHES = 100_000
@@ -59,12 +59,13 @@ def write_step(settings: Settings, ctx: PlanContext, chunk: Chunk, as_of: dateti
 
 
 def dispatch_step(settings: Settings, as_of: datetime, local: bool, batch: int) -> DispatchReport:
-    """Claim a batch per channel from the outbox and send the channels side by side."""
+    """Claim batches per channel from the outbox for up to `STEP_SECONDS` and send the channels side by side."""
     from duban import notify
 
     engine = runs.open_store(settings, migrate=False)
     lease = timedelta(seconds=settings.send_lease_seconds)
-    return runs.dispatch_one(engine, notify.senders(settings, local=local), as_of, clock, batch, lease)
+    return dispatch(engine=engine, senders=notify.senders(settings, local=local), as_of=as_of, now=clock, batch=batch,
+                    lease=lease, seconds=STEP_SECONDS)
 
 
 def log_summary(summary: runs.RunSummary) -> None:
