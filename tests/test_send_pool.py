@@ -60,6 +60,47 @@ def test_the_direct_message_refuses_what_the_email_package_refuses(changes, reas
         message_bytes(row, sender="duban@example.gov.cn", now=NOW)
 
 
+@pytest.mark.parametrize("body", ["正文", "a line\n.starting with a dot"])
+def test_the_lean_sendmail_says_what_smtplib_says(smtp_sink, body):
+    import smtplib
+
+    from duban.notify.email import sendmail
+
+    data = message_bytes(outgoing(body_text=body), sender="duban@example.org", now=NOW)
+    if "." in body:  # (message_bytes never starts a line with a dot; bytes that do go through smtplib's own path)
+        data = data.replace(b"\r\nMIME-Version", b"\r\n.MIME-Version")
+    client = smtplib.SMTP("127.0.0.1", smtp_sink.port)
+    client.sendmail("duban@example.org", ["p1@example.org"], data)
+    sendmail(client, "duban@example.org", "p1@example.org", data)
+    client.quit()
+    first, second = smtp_sink.envelopes
+    assert (first.mail_from, first.rcpt_tos, first.mail_options, first.original_content) == (
+        second.mail_from, second.rcpt_tos, second.mail_options, second.original_content)
+    assert second.mail_options == [f"SIZE={len(data)}"]
+
+
+def test_the_lean_sendmail_raises_smtplibs_refusals(smtp_sink):
+    import smtplib
+
+    from duban.notify.email import sendmail
+
+    async def refuse(server, session, envelope, address, options):
+        if address.startswith("nobody"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp_sink.handle_RCPT = refuse
+    data = message_bytes(outgoing(), sender="duban@example.org", now=NOW)
+    client = smtplib.SMTP("127.0.0.1", smtp_sink.port)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        sendmail(client, "duban@example.org", "nobody@example.org", data)
+    assert refused.value.recipients == {"nobody@example.org": (550, b"5.1.1 no such mailbox")}
+    sendmail(client, "duban@example.org", "p1@example.org", data)  # the session was reset: the next one goes
+    client.quit()
+    assert [e.rcpt_tos for e in smtp_sink.envelopes] == [["p1@example.org"]]
+
+
 def test_the_pool_size_is_an_smtp_url_option():
     assert parse_smtp_url("smtp://h?from=a@b.org").connections == 4
     assert parse_smtp_url("smtp://h?from=a@b.org&connections=1").connections == 1

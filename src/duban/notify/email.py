@@ -134,9 +134,10 @@ def _mailbox(name: str, address: str) -> str:
 
 
 def _base64(text: str) -> bytes:
-    """A text part's body as the email package writes it: lines ended by CRLF, a final one, base64 in 76 columns."""
-    data = b"\r\n".join(text.encode("utf-8").splitlines()) + b"\r\n"
-    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+    """A text part's body as the email package writes it: lines ended by CRLF, a final one, base64 in 76 columns
+    (encoded at once and cut, rather than base64.encodebytes's call per 57 bytes: half the time)."""
+    data = base64.b64encode(b"\r\n".join(text.encode("utf-8").splitlines()) + b"\r\n")
+    return b"\r\n".join([data[start:start + 76] for start in range(0, len(data), 76)]) + b"\r\n"
 
 
 _PART = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
@@ -163,6 +164,42 @@ def message_bytes(row: Outgoing, *, sender: str, now: datetime, from_name: str =
         f'{_PART.format("plain")}'.encode(), text,
         f'\r\n--{boundary}\r\n{_PART.format("html")}'.encode(), _base64(row.body_html),
         f"\r\n--{boundary}--\r\n".encode()])
+
+
+def sendmail(client: smtplib.SMTP, sender: str, address: str, message: bytes) -> None:
+    """`client.sendmail(sender, [address], message)`, the same commands, answers and exceptions, for a message
+    `message_bytes` wrote (CRLF lines, none starting with a dot) to a plain address: without smtplib's parsing of
+    both addresses and its pass over the message for dots (a fifth of a send's CPU on a near server)."""
+    if (b"\n." in message or not message.endswith(b"\r\n") or not _PLAIN_ADDRESS.fullmatch(address)
+            or not _PLAIN_ADDRESS.fullmatch(sender)):
+        client.sendmail(sender, [address], message)
+        return
+    client.ehlo_or_helo_if_needed()
+    size = f" size={len(message)}" if client.does_esmtp and client.has_extn("size") else ""
+    code, answer = client.docmd("mail", f"FROM:<{sender}>{size}")
+    if code != 250:
+        _refused(client, code)
+        raise smtplib.SMTPSenderRefused(code, answer, sender)
+    code, answer = client.docmd("rcpt", f"TO:<{address}>")
+    if code not in (250, 251):
+        _refused(client, code)
+        raise smtplib.SMTPRecipientsRefused({address: (code, answer)})
+    code, answer = client.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, answer)
+    client.send(message + b".\r\n")
+    code, answer = client.getreply()
+    if code != 250:
+        _refused(client, code)
+        raise smtplib.SMTPDataError(code, answer)
+
+
+def _refused(client: smtplib.SMTP, code: int) -> None:
+    """As smtplib leaves a session after a refusal: closed on 421, else reset for the next message."""
+    if code == 421:
+        client.close()
+    else:
+        client._rset()
 
 
 FINAL_RCPT = ("5.1.", "5.2.1")  # enhanced codes that are about the address itself: no such mailbox, bad domain
@@ -365,7 +402,7 @@ class SmtpSender:
             if self._client is None:
                 self._connect()
             try:
-                self._client.sendmail(self.config.sender, [address], message)
+                sendmail(self._client, self.config.sender, address, message)
                 return
             except smtplib.SMTPServerDisconnected:
                 self._drop()
