@@ -27,6 +27,7 @@ from duban import shortlinks
 from duban.bulk import insert_new, reserve_ids
 from duban.catalog import Policy, parse_catalog
 from duban.config import Settings
+from duban.counts import Counts, count, in_set, total
 from duban.directory import person_from_row
 from duban.links import item_path
 from duban.manyof import many_of
@@ -49,7 +50,7 @@ from duban.policy import (
 from duban.policy import (
     decide as decide_stages,
 )
-from duban.rollup import GROUP_INTERVAL, Line, attach_counts, due_to_tell, gather, missed_by_owner, order, told, worst
+from duban.rollup import GROUP_INTERVAL, Line, due_to_tell, gather, order, told, worst
 from duban.store import utc
 from duban.workdays import WorkdayCalendar
 
@@ -311,7 +312,9 @@ def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence
     """Each person's (and group robot's) message for `as_of`: their own items not yet put to them, itemised, and
     their roll-up lines when one is due to be told (only for items owned by `units`, when given; only for the
     recipients a shard `holds`, when given: each worker of N then gathers and counts a share, not everything)."""
-    with engine.connect() as connection:
+    with engine.connect() as connection, ThreadPoolExecutor(max_workers=1) as ahead:
+        # PostgreSQL counts the plan on another connection (its own core) while Python sorts the items out
+        counting = ahead.submit(_counted, engine, ctx.plan_id, as_of) if engine.dialect.name == "postgresql" else None
         pending = _pending(connection, ctx.plan_id, as_of, kinds, units)
         policies = {task_id: info.policy for task_id, info in ctx.tasks.items()}
         stages = [(occ, stage) for occ, stage in decide_stages(pending, policies, ctx.clock, as_of, kinds)
@@ -320,13 +323,50 @@ def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence
         own, others = _sort_out(ctx, stages, delivered, holds)
         lines = gather(others)
         lines = _to_tell(ctx, lines, told(connection, ctx.plan_id, lines, as_of) if lines else {}, as_of)
-        attach_counts(connection, ctx.plan_id, as_of, [line for found in lines.values() for line in found])
-        missed = missed_by_owner(connection, ctx.plan_id, as_of) if own else {}
+        told_lines = [line for found in lines.values() for line in found]
+        if counting is not None:
+            by_task, missed = counting.result()
+        else:  # SQLite: only what this run needs, on the run's connection
+            by_task, missed = _counted(connection, ctx.plan_id, as_of, sorted({line.task_id for line in told_lines}),
+                                       missed=bool(own))
+        _attach_counts(told_lines, by_task)
     positions = {task_id: info.position for task_id, info in ctx.tasks.items()}
     return [Message(person_id, channel, sorted(own.get((person_id, channel), []), key=_item_order),
                     order(lines.get((person_id, channel), []), positions),
                     _missed_for(ctx, person_id, missed) if (person_id, channel) in own else 0)
             for person_id, channel in sorted(set(own) | set(lines))]
+
+
+def _counted(store: Engine | Connection, plan_id: str, as_of: datetime, tasks: Sequence[str] | None = None,
+             missed: bool = True) -> tuple[dict[str, list[tuple[str, Counts]]], dict[tuple[str, str], int]]:
+    """The counts roll-up lines show, per task and unit (of `tasks`, or every task), and how many occurrences each
+    owner (kind, id) has missed at `as_of` (when `missed`)."""
+    if isinstance(store, Engine):
+        with store.connect() as connection:
+            return _counted(connection, plan_id, as_of, tasks, missed)
+    by_task: dict[str, list[tuple[str, Counts]]] = defaultdict(list)
+    if tasks is None or tasks:
+        for (task_id, unit_id), counts in count(store, plan_id=plan_id, as_of=as_of, by=("task_id", "unit_id"),
+                                                tasks=tasks).items():
+            by_task[task_id].append((unit_id, counts))
+    if not missed:
+        return by_task, {}
+    occ = OccurrenceRow.__table__
+    query = select(occ.c.owner_kind, occ.c.owner_id, func.count()).where(
+        occ.c.plan_id == plan_id, occ.c.archived.is_(False), in_set("missed", as_of),
+    ).group_by(occ.c.owner_kind, occ.c.owner_id)  # the missed alone: grouping every state cost 10x the rows
+    return by_task, {(kind, owner): n for kind, owner, n in store.execute(query)}
+
+
+def _attach_counts(lines: Iterable[Line], by_task: dict[str, list[tuple[str, Counts]]]) -> None:
+    """Give every line the counts of its task in its scope (summed once per task and scope: a task's line to every
+    leader has the same)."""
+    summed: dict[tuple[str, str | None], Counts] = {}
+    for line in lines:
+        key = (line.task_id, line.scope)
+        if key not in summed:
+            summed[key] = total(c for unit_id, c in by_task.get(line.task_id, ()) if line.scope in (None, unit_id))
+        line.counts = summed[key]
 
 
 def _sort_out(ctx: PlanContext, stages: list[tuple[Pending, Stage]], delivered: set[tuple],
@@ -336,23 +376,45 @@ def _sort_out(ctx: PlanContext, stages: list[tuple[Pending, Stage]], delivered: 
     own: dict[tuple[str, str], list[Item]] = defaultdict(list)
     others: list[tuple[str, str, str, Item]] = []
     robot_seen: set[tuple[str, str]] = set()
+    # Who hears of a stage, and on which channels, depends on its owner and the stage's kind and targets only:
+    # worked out once per combination (a county's 27,000 stages have a few thousand), a shard's people only.
+    heard: dict[tuple, tuple[list[tuple[str, str, str, str]], tuple[str, ...]]] = {}
     for occ, stage in stages:
         task = ctx.tasks[occ.task_id]
         channels = task.policy.channels
-        for recipient in recipients(occ, stage, task.co_owner_units, ctx.directory):
-            if holds is not None and not holds(recipient.person_id):
-                continue
-            person = ctx.directory.people[recipient.person_id]
-            for channel in person_channels(person, channels):
-                if recipient.why != "owner":
-                    others.append((person.id, channel, person.unit, _item(occ, stage, recipient.why)))
-                elif (occ.id, stage.name, person.id, channel) not in delivered:
-                    own[(person.id, channel)].append(_item(occ, stage, recipient.why))
-        for channel in robot_channels(channels) if holds is None or holds(ROBOT) else ():
+        key = (occ.owner_kind, occ.owner_id, occ.unit_id, stage.kind, stage.to, task.co_owner_units, channels)
+        found = heard.get(key)
+        if found is None:
+            found = heard[key] = _hearing(ctx, occ, stage, task, holds)
+        listeners, robots = found
+        items: dict[str, Item] = {}
+        for person_id, channel, unit, why in listeners:
+            item = items.get(why)
+            if item is None:
+                item = items[why] = _item(occ, stage, why)
+            if why != "owner":
+                others.append((person_id, channel, unit, item))
+            elif (occ.id, stage.name, person_id, channel) not in delivered:
+                own[(person_id, channel)].append(item)
+        for channel in robots:
             if (occ.id, stage.name, ROBOT, channel) not in delivered and (occ.id, channel) not in robot_seen:
                 robot_seen.add((occ.id, channel))
                 own[(ROBOT, channel)].append(_item(occ, stage, "group"))
     return own, others
+
+
+def _hearing(ctx: PlanContext, occ: Pending, stage: Stage, task: TaskInfo, holds: Callable[[str], bool] | None,
+             ) -> tuple[list[tuple[str, str, str, str]], tuple[str, ...]]:
+    """Who hears of a stage (person, channel, their unit, why), and its group robots' channels (a shard's only)."""
+    channels = task.policy.channels
+    listeners = []
+    for recipient in recipients(occ, stage, task.co_owner_units, ctx.directory):
+        if holds is not None and not holds(recipient.person_id):
+            continue
+        person = ctx.directory.people[recipient.person_id]
+        listeners += [(person.id, channel, person.unit, recipient.why) for channel in person_channels(person, channels)]
+    robots = tuple(robot_channels(channels)) if holds is None or holds(ROBOT) else ()
+    return listeners, robots
 
 
 def _to_tell(ctx: PlanContext, lines: dict[tuple[str, str], list[Line]],
