@@ -31,8 +31,9 @@ dispatch_task = task(name="send-batch", cache_policy=NO_CACHE, retries=2,
 def _artifact(summary: runs.RunSummary) -> None:
     runbodies.log_summary(summary)
     key = re.sub(r"[^a-z0-9-]+", "-", f"{summary.flow}-{summary.plan_id}".lower()).strip("-")
+    # _sync: called from an async flow's thread (flows/dispatch.py), Prefect would hand back a coroutine instead
     create_markdown_artifact(markdown=summary.markdown(), key=key[:100],
-                             description=f"duban {summary.flow} as of {summary.as_of.isoformat()}")
+                             description=f"duban {summary.flow} as of {summary.as_of.isoformat()}", _sync=True)
 
 
 # quote(): Prefect need not walk the plan's directory or the messages to look for upstream results.
