@@ -11,6 +11,7 @@ import functools
 import gc
 import hashlib
 import json
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -184,19 +185,44 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
+class _Pauses:
+    """How many calls have the cycle collector paused, across threads: it comes back on when the last one ends (two
+    batches written at once overlap; the first to finish turned it back on under the other, and ~5% of a run's CPU
+    went to collections again), if it was on when the first began."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+        self.restore = False
+
+    def begin(self) -> None:
+        with self.lock:
+            if self.count == 0:
+                self.restore = gc.isenabled()
+                gc.disable()
+            self.count += 1
+
+    def end(self) -> None:
+        with self.lock:
+            self.count -= 1
+            if self.count == 0 and self.restore:
+                gc.enable()
+
+
+_PAUSES = _Pauses()
+
+
 def _collector_paused(function: Callable[_P, _R]) -> Callable[_P, _R]:
     """Python's cycle collector off while `function` makes its many small objects: it would walk the whole heap
     (the plan's context, every pending item and message) again and again, about 30% of a run's CPU. Whatever
     cycles are left behind are collected at the next collection after."""
     @functools.wraps(function)
     def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        enabled = gc.isenabled()
-        gc.disable()
+        _PAUSES.begin()
         try:
             return function(*args, **kwargs)
         finally:
-            if enabled:
-                gc.enable()
+            _PAUSES.end()
     return paused
 
 
