@@ -18,3 +18,35 @@ def test_migrations_match_the_models(engine):
 def test_migrate_twice_is_harmless(engine):
     migrate(engine)
     migrate(engine)
+
+
+def test_the_light_check_reads_alembics_heads_and_the_stores_revisions(store_url):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from duban.migrated import at_newest, heads
+    from duban.store import MIGRATIONS, make_engine
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert heads(MIGRATIONS / "versions") == set(ScriptDirectory.from_config(config).get_heads())
+    fresh = make_engine(store_url)
+    assert not at_newest(fresh, MIGRATIONS / "versions")  # no alembic_version table yet
+    migrate(fresh)
+    assert at_newest(fresh, MIGRATIONS / "versions")
+    with fresh.begin() as connection:  # a store one migration behind
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005_notification_claim_token' "
+                                   "WHERE version_num = '0015_delivery_notification_drop'")
+    assert not at_newest(fresh, MIGRATIONS / "versions")
+
+
+def test_the_light_check_leaves_what_it_cannot_read_to_alembic(tmp_path):
+    from duban.migrated import heads
+
+    (tmp_path / "a.py").write_text("revision = 'a'\ndown_revision = None\nbranch_labels = None\n", encoding="utf-8")
+    (tmp_path / "b.py").write_text("revision = 'b'\ndown_revision = ('a',)\n", encoding="utf-8")
+    assert heads(tmp_path) == {"b"}
+    (tmp_path / "c.py").write_text("revision = 'c'\ndown_revision = 'a'\ndepends_on = 'b'\n", encoding="utf-8")
+    assert heads(tmp_path) is None
+    (tmp_path / "c.py").write_text("revision = make_name()\ndown_revision = 'a'\n", encoding="utf-8")
+    assert heads(tmp_path) is None
