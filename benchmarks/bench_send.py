@@ -352,6 +352,9 @@ def main() -> None:
     parser.add_argument("--pools", default="1,2,4", help="SMTP pool sizes for the in-process dispatch")
     parser.add_argument("--postgres", help="a PostgreSQL URL instead of SQLite")
     parser.add_argument("--no-cli", action="store_true", help="skip `duban run dispatch` (Prefect)")
+    parser.add_argument("--cli", default="kept,temporary,starting",
+                        help="which `duban run dispatch` runs: kept, temporary, starting (comma-separated)")
+    parser.add_argument("--schema", default="bench_send", help="the PostgreSQL schema to use (made afresh)")
     parser.add_argument("--profile", action="store_true", help="profile one in-process dispatch and stop")
     parser.add_argument("--serve", action="store_true", help="time `duban serve`'s scheduled dispatch instead")
     options = parser.parse_args()
@@ -360,7 +363,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="duban-bench-send-"))
     emails = shipped_emails(folder)
     notes = notifications(emails, options.n)
-    url = bench_store(folder, options.postgres, "bench_send")
+    url = bench_store(folder, options.postgres, options.schema)
     engine = runs.open_store(Settings(database_url=url, var_dir=str(folder / "var"), secret="bench"))
     sink = Sink()
     now = datetime.now(UTC)
@@ -415,10 +418,12 @@ def main() -> None:
                 kept.stop()
                 return cli_run(url, sink, folder)[0]
 
-            runs_this_round += [  # (the kept server is the one the last round started, a minute or more ago)
-                ("duban CLI, kept server", lambda: cli_run(url, sink, folder)[0]),
-                ("duban CLI, temporary server (KEEP_SECONDS=0)", lambda: cli_run(url, sink, folder, keep=0)[0]),
-                ("duban CLI, starting the kept server", starting_kept)]
+            chosen = options.cli.split(",")
+            runs_this_round += [(label, run) for name, label, run in (  # (the kept server: the last round's)
+                ("kept", "duban CLI, kept server", lambda: cli_run(url, sink, folder)[0]),
+                ("temporary", "duban CLI, temporary server (KEEP_SECONDS=0)",
+                 lambda: cli_run(url, sink, folder, keep=0)[0]),
+                ("starting", "duban CLI, starting the kept server", starting_kept)) if name in chosen]
         for label, run in runs_this_round:
             refill(engine, notes)
             rate = measure(label, run)
