@@ -1,6 +1,6 @@
-"""The daily run writes its batches two at a time (runbodies.write_batches): one renders while the other's rows go
-into the store. Its reports add up in order, at most two batches run at once, and a failure stops the batches not
-yet started while those started finish."""
+"""The daily run writes its batches a few at a time (runbodies.write_batches, WRITING_AT_ONCE): one renders while the
+others' rows go into the store. Its reports add up in order, at most that many batches run at once, and a failure
+stops the batches not yet started while those started finish."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from duban.notices import Chunk, WriteReport
-from duban.runbodies import write_batches
+from duban.runbodies import WRITING_AT_ONCE, write_batches
 
 
 def batches(n: int) -> list[Chunk]:
@@ -44,11 +44,11 @@ class Writer:
                 self.done.append(index)
 
 
-def test_every_batch_is_written_and_counted_two_at_a_time():
+def test_every_batch_is_written_and_counted_a_few_at_a_time():
     writer = Writer()
     report = write_batches(batches(9), writer)
     assert report.notifications == Counter({"email": 9}) and report.people == 9
-    assert sorted(writer.done) == list(range(9)) and writer.most == 2
+    assert sorted(writer.done) == list(range(9)) and writer.most == WRITING_AT_ONCE
 
 
 def test_one_at_a_time_when_asked():

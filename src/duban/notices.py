@@ -566,14 +566,13 @@ def write(*, engine: Engine, ctx: PlanContext, chunk: Chunk | list[Message], as_
         return report
     day = as_of.astimezone(ctx.tz).date()
     views: dict[tuple, dict[str, Any]] = {}
+    # Rendered before the transaction, as if every message were new: the store's work is one short transaction,
+    # which the batches written at once (runbodies.write_batches) take while this one renders (SQLite's write lock
+    # is held for it alone). A message another run put part of first is rendered again with what is left.
+    rendered = [_render(ctx, message, as_of, render, views) for message in messages]
     with engine.begin() as connection:
         ids = reserve_ids(connection, NotificationRow.__table__, len(messages))
-        # The deliveries go in while the messages render, as if every one were new (the store inserts on one core,
-        # Python renders on another); a message another run put part of first is rendered again with what is left.
-        with ThreadPoolExecutor(max_workers=1) as claims:
-            claiming = claims.submit(_claim_deliveries, connection, ctx.plan_id, messages, ids, utc(as_of), day)
-            rendered = [_render(ctx, message, as_of, render, views) for message in messages]
-        kept = claiming.result()
+        kept = _claim_deliveries(connection, ctx.plan_id, messages, ids, utc(as_of), day)
         fresh: list[tuple[int, Message, dict[str, Any]]] = []
         for notification_id, message, row in zip(ids, messages, rendered, strict=True):
             if kept[notification_id] < len(message.items) + len(message.lines):

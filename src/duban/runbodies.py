@@ -25,8 +25,10 @@ from duban.shards import Shard, parse_shard
 
 MAX_BATCHES = 100_000
 # Batches written at once: while one batch's rows go into the store (the database's work, the GIL released), the
-# next renders its messages (Python's). Two is enough to overlap them; more only queue behind the GIL.
-WRITING_AT_ONCE = 2
+# next renders its messages (Python's). A batch's transaction is several round trips, each waiting its turn for the
+# GIL after: with three, one renders while two are in the store's hands (the city on PostgreSQL, one worker, load
+# 3-5: render + queue 34-38 s with three or four, 45-52 with two).
+WRITING_AT_ONCE = 3
 log = logging.getLogger("duban.flows")
 PLAIN_FLOWS = ("remind", "escalate", "daily", "dispatch", "digest", "sheets", "bulletin")
 
