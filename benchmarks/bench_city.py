@@ -7,10 +7,11 @@ A city of `--counties` made-up counties (benchmarks/scale.py) in one store: with
 counties, ~1.2M occurrences and 100,100 people. Each worker is a separate process running what the
 daily flow's task runs run (the engine, without Prefect's few milliseconds per task run): for each
 county, decide who must hear what at 2020-10-29 09:00 (this worker's shard i/W of the recipients),
-render and queue the messages; with --dispatch, then send its share of the outbox to a null channel
-(claims are atomic; the null channel shows the outbox's own cost, not a mail server's). Before each round the
-outbox and deliveries are emptied, so every round does the same work. Timings per step are summed
-over workers ("where the time goes").
+render and queue the messages (--split counties: each worker takes every W-th county whole instead, as
+workers of a pool take a city's flow runs, one per county); with --dispatch, then send its share of the
+outbox to a null channel (claims are atomic; the null channel shows the outbox's own cost, not a mail
+server's). Before each round the outbox and deliveries are emptied, so every round does the same work.
+Timings per step are summed over workers ("where the time goes").
 """
 
 from __future__ import annotations
@@ -101,8 +102,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def worker(base: str, schema: str, counties: int, index: int, count: int, send: bool, at_once: int) -> dict:
-    """One worker's share of the day: every county, shard index/count."""
+def worker(base: str, schema: str, counties: int, index: int, count: int, send: bool, at_once: int,
+           split: str = "recipients") -> dict:
+    """One worker's share of the day: every county, shard index/count of its recipients; or (`split` "counties")
+    every count-th county from the index-th, whole (each county's daily run is its own flow run)."""
     from duban import runs
     from duban.config import Settings
     from duban.notices import write
@@ -116,8 +119,10 @@ def worker(base: str, schema: str, counties: int, index: int, count: int, send: 
     settings = Settings(secret="bench", database_url=store_url(base, schema))
     spent: Counter = Counter()
     made: Counter = Counter()
-    shard = Shard(index, count)
+    shard = Shard(index, count) if split == "recipients" else Shard()
     for n in range(1, counties + 1):
+        if split == "counties" and (n - 1) % count != index:
+            continue
         plan_id = f"c{n:02d}-2020"
         start = time.perf_counter()
         ctx = runs.context(engine, settings, plan_id)
@@ -161,12 +166,15 @@ def main() -> None:
     parser.add_argument("--dispatch", action="store_true", help="also send the outbox to a null channel")
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--schema", default="bench_city", help="the PostgreSQL schema the city is built in")
-    parser.add_argument("--at-once", default="2", help="batches each worker writes at once, e.g. 1,2 to compare "
-                        "(the flow writes runbodies.WRITING_AT_ONCE = 2)")
+    parser.add_argument("--at-once", default="3", help="batches each worker writes at once, e.g. 2,3 to compare "
+                        "(the flow writes runbodies.WRITING_AT_ONCE = 3)")
+    parser.add_argument("--split", default="recipients", help="how workers share the city, e.g. recipients,counties: "
+                        "each worker every county's shard i/N of the recipients (--shard i/N), or every N-th county "
+                        "whole (a flow run per county, the workers taking them in turn)")
     options = parser.parse_args()
     if options.worker:
         print(json.dumps(worker(options.postgres, options.schema, options.counties, *options.worker, options.dispatch,
-                                int(options.at_once))))
+                                int(options.at_once), options.split)))
         return
     if not options.skip_build:
         start = time.perf_counter()
@@ -179,17 +187,18 @@ def main() -> None:
         from duban.store import make_engine, migrate
 
         migrate(make_engine(store_url(options.postgres, options.schema)))
-    print("\n| workers | batches at once | wall seconds | notifications | a second | sent | load before / after "
-          "| where the time goes (summed over workers, s) |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
-    rounds = [(int(w), int(a)) for w in options.workers.split(",") for a in options.at_once.split(",")]
-    for count, at_once in rounds:
+    print("\n| split | workers | batches at once | wall seconds | notifications | a second | sent "
+          "| load before / after | where the time goes (summed over workers, s) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    rounds = [(split, int(w), int(a)) for split in options.split.split(",") for w in options.workers.split(",")
+              for a in options.at_once.split(",")]
+    for split, count, at_once in rounds:
         empty_outbox(options.postgres, options.schema)
         load = os.getloadavg()[0]
         start = time.perf_counter()
         processes = [subprocess.Popen([sys.executable, __file__, "--postgres", options.postgres, "--counties",
                                        str(options.counties), "--schema", options.schema,
-                                       "--worker", str(i), str(count), "--at-once", str(at_once)]
+                                       "--worker", str(i), str(count), "--at-once", str(at_once), "--split", split]
                                       + (["--dispatch"] if options.dispatch else []),
                                       stdout=subprocess.PIPE, text=True, env=os.environ) for i in range(count)]
         results = [json.loads(p.communicate()[0]) for p in processes]
@@ -200,8 +209,9 @@ def main() -> None:
             spent.update(result["spent"])
             made.update(result["made"])
         where = ", ".join(f"{k} {v:.0f}" for k, v in spent.items())
-        print(f"| {count} | {at_once} | {wall:.0f} | {made['notifications']:,} | {made['notifications'] / wall:,.0f} | "
-              f"{made['sent']:,} | {load:.1f} / {os.getloadavg()[0]:.1f} | {where} |", flush=True)
+        print(f"| {split} | {count} | {at_once} | {wall:.0f} | {made['notifications']:,} | "
+              f"{made['notifications'] / wall:,.0f} | {made['sent']:,} | {load:.1f} / {os.getloadavg()[0]:.1f} | "
+              f"{where} |", flush=True)
 
 
 if __name__ == "__main__":
