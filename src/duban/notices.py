@@ -339,8 +339,10 @@ def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence
     their roll-up lines when one is due to be told (only for items owned by `units`, when given; only for the
     recipients a shard `holds`, when given: each worker of N then gathers and counts a share, not everything)."""
     with engine.connect() as connection, ThreadPoolExecutor(max_workers=1) as ahead:
-        # PostgreSQL counts the plan on another connection (its own core) while Python sorts the items out
-        counting = ahead.submit(_counted, engine, ctx.plan_id, as_of) if engine.dialect.name == "postgresql" else None
+        # PostgreSQL counts the whole plan on another connection (its own core) while Python sorts the items out; a
+        # shard, one of several workers sharing the cores, counts after, only what its lines need
+        alone = engine.dialect.name == "postgresql" and holds is None
+        counting = ahead.submit(_counted, engine, ctx.plan_id, as_of) if alone else None
         pending = _pending(connection, ctx.plan_id, as_of, kinds, units)
         policies = {task_id: info.policy for task_id, info in ctx.tasks.items()}
         stages = [(occ, stage) for occ, stage in decide_stages(pending, policies, ctx.clock, as_of, kinds)
@@ -352,7 +354,7 @@ def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence
         told_lines = [line for found in lines.values() for line in found]
         if counting is not None:
             by_task, missed = counting.result()
-        else:  # SQLite: only what this run needs, on the run's connection
+        else:  # only what this run needs, on the run's connection
             by_task, missed = _counted(connection, ctx.plan_id, as_of, sorted({line.task_id for line in told_lines}),
                                        missed=bool(own))
         _attach_counts(told_lines, by_task)
