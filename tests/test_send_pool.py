@@ -152,10 +152,10 @@ def test_a_step_with_a_time_budget_ends_after_the_batches_in_hand_and_the_next_s
     sender = SmtpSender.from_url(smtp_sink.url + "&connections=2")
     first = outbox.dispatch(engine=engine, senders={"email": sender}, as_of=NOW, now=lambda: datetime.now(UTC),
                             batch=5, seconds=0)  # the time is up at once: each connection sends one batch
-    assert (first.batches, sum(first.sent.values())) == (2, 10), first.summary()
+    assert (first.batches, sum(first.sent.values()), first.more) == (2, 10, True), first.summary()
     rest = outbox.dispatch(engine=engine, senders={"email": sender}, as_of=NOW, now=lambda: datetime.now(UTC),
                            batch=5, seconds=60)
-    assert (rest.batches, sum(rest.sent.values())) == (6, 30), rest.summary()
+    assert (rest.batches, sum(rest.sent.values()), rest.more) == (6, 30, False), rest.summary()  # none left
     assert sorted(m["X-Duban-Key"] for m in smtp_sink.messages) == sorted(f"k{n}" for n in range(40))
 
 
@@ -254,3 +254,22 @@ def test_run_dispatch_with_nothing_due_answers_without_prefect_or_the_orm(engine
     lines = done.stdout.splitlines()
     assert lines[1] == "dispatch: nothing due (Prefect not started)", (moment, done.stdout)
     assert "prefect loaded: False" in lines and "sqlalchemy loaded: False" in lines
+
+
+def test_the_flow_body_takes_no_step_after_one_that_found_nothing_left(engine, store_url, smtp_sink, tmp_path):
+    from duban import outbox, runbodies
+    from duban.config import Settings
+
+    with engine.begin() as connection:
+        outbox.enqueue(connection=connection, notifications=[
+            {"plan_id": "p", "key": f"k{n}", "person_id": f"x{n}", "channel": "email", "address": f"x{n}@example.org",
+             "subject": "督办", "as_of": NOW} for n in range(12)])
+    settings = Settings(database_url=store_url, smtp_url=smtp_sink.url, var_dir=str(tmp_path / "var"), secret="s" * 32)
+    steps: list[outbox.DispatchReport] = []
+
+    def step(*args) -> outbox.DispatchReport:
+        steps.append(runbodies.dispatch_step(*args))
+        return steps[-1]
+
+    total = runbodies.send_queued(settings, datetime.now(UTC), False, batch=5, steps=runbodies.Steps(dispatch=step))
+    assert (len(steps), sum(total.sent.values()), len(smtp_sink.messages)) == (1, 12, 12), total.summary()

@@ -265,6 +265,7 @@ class DispatchReport:
     released: int = 0  # claimed, not sent, given back as the lease was ending
     lost: Counter = field(default_factory=Counter)  # rows whose claim another dispatcher had taken over
     errors: list[str] = field(default_factory=list)
+    more: bool = False  # a connection stopped at its budget (time, batches), not for want of rows: some may be due
 
     def add(self, other: DispatchReport) -> None:
         """Fold another report into this one."""
@@ -276,6 +277,7 @@ class DispatchReport:
         self.released += other.released
         self.lost.update(other.lost)
         self.errors += other.errors[: max(0, 20 - len(self.errors))]
+        self.more = self.more or other.more
 
     @property
     def settled(self) -> int:
@@ -553,7 +555,10 @@ def _channel_loop(engine: Engine, channel: str, sender: Any, as_of: datetime, no
                 firsts.done()
                 counted = True
             if firsts is not None and firsts.left <= 0:
+                total.more = True
                 break
+        else:  # the time or the batches ran out before the rows did
+            total.more = True
     finally:
         session.close()
         if firsts is not None and not counted:

@@ -152,8 +152,8 @@ def send_queued(settings: Settings, moment: datetime, dry_run: bool, local: bool
     while total.batches < MAX_BATCHES:
         report = steps.dispatch(settings, moment, local, batch)
         total.add(report)
-        if not report.settled:  # nothing claimed, or a lease ended before anything was sent: the next run goes on
-            break
+        if not report.settled or not report.more:  # nothing claimed or left, or a lease ended before anything was
+            break  # sent: the next run goes on
     return total
 
 
