@@ -60,14 +60,15 @@ def daily(engine, ctx, moment: datetime) -> tuple[float, float, float, object]:
     """Decide, then render and queue every batch: (decide s, queue s, queue CPU s, report). CPU time is this
     process's (SQLite works in it; PostgreSQL's own work is not counted): on a busy machine it is the steadier."""
     from duban.notices import write
-    from duban.runbodies import write_batches
+    from duban.runbodies import write_batches, writing_at_once
 
     start = time.perf_counter()
     chunks = runs.plan_notices(engine, ctx, moment, ("remind", "escalate"))
     decided = time.perf_counter() - start
     cpu = time.process_time()
     # as the flow body writes them (runbodies.queue_notices)
-    report = write_batches(chunks, lambda chunk: write(engine=engine, ctx=ctx, chunk=chunk, as_of=moment))
+    report = write_batches(chunks, lambda chunk: write(engine=engine, ctx=ctx, chunk=chunk, as_of=moment),
+                           writing_at_once(engine))
     return decided, time.perf_counter() - start - decided, time.process_time() - cpu, report
 
 
