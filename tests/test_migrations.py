@@ -35,8 +35,8 @@ def test_the_light_check_reads_alembics_heads_and_the_stores_revisions(store_url
     migrate(fresh)
     assert at_newest(fresh, MIGRATIONS / "versions")
     with fresh.begin() as connection:  # a store one migration behind
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005_notification_claim_token' "
-                                   "WHERE version_num = '0015_delivery_notification_drop'")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0015_delivery_notification_drop' "
+                                   "WHERE version_num = '0016_notification_pending_index'")
     assert not at_newest(fresh, MIGRATIONS / "versions")
 
 

@@ -358,3 +358,36 @@ def test_requeue_command_says_how_many(tmp_path, monkeypatch):
     assert refused.exit_code == 1 and "duban: --id 42: no such notification" in refused.output
     assert "Traceback" not in refused.output
     store.dispose()
+
+
+
+
+def test_a_claim_reads_the_rows_still_to_send_not_every_row_sent(store_url):
+    """A year of sent rows must not slow each claim, nor a city's queue of 200,000 make each claim sort them all: the
+    claim's query reads the rows still to send from an index, in id order where the store can (PostgreSQL: the
+    partial index of migration 0016), never by walking the table."""
+    from sqlalchemy import event, update
+
+    engine = make_engine(store_url)
+    migrate(engine)
+    put(engine, notes(4000))
+    with engine.begin() as connection:
+        connection.execute(update(NotificationRow).where(NotificationRow.id <= 3000).values(state="sent"))
+        connection.exec_driver_sql("ANALYZE")
+    statements: list[tuple[str, object]] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, params, context, many: statements.append((sql, params)))
+    taken = outbox.claim(engine=engine, as_of=AS_OF, now=AS_OF, limit=50)
+    assert [row.key for row in taken] == [f"k{n}" for n in range(3000, 3050)]
+    (sql, params), = [(sql, params) for sql, params in statements if sql.lstrip().upper().startswith("UPDATE")]
+    with engine.connect() as connection:
+        plan = [str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN {sql}" if engine.dialect.name ==
+                                                                    "postgresql" else f"EXPLAIN QUERY PLAN {sql}",
+                                                                    params)]
+    engine.dispose()
+    if store_url.startswith("postgresql"):
+        assert any("Index Scan using ix_notification_pending" in step for step in plan), "\n".join(plan)
+        assert not any("Sort" in step for step in plan), "\n".join(plan)
+    else:
+        assert any("USING INDEX ix_notification_" in step for step in plan), plan
+        assert "SCAN notification" not in plan, plan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -154,6 +154,12 @@ class EvidenceRow(SQLModel, table=True):
     at: datetime
 
 
+# A notification still to send: queued, failed (to try again) or sending (claimed; taken again when its lease ends).
+# One SQL text for the partial index and for the claim's condition: SQLite uses a partial index only for a query whose
+# WHERE holds the index's condition word for word.
+PENDING_WHERE = "state IN ('queued', 'failed', 'sending')"
+
+
 class NotificationRow(SQLModel, table=True):
     """One message to one person on one channel, stored before it is sent."""
 
@@ -162,6 +168,9 @@ class NotificationRow(SQLModel, table=True):
         UniqueConstraint("key", name="uq_notification_key"),
         Index("ix_notification_state", "state", "not_before"),
         Index("ix_notification_person", "person_id", "channel", "not_before"),  # the SMS daily cap
+        # What a claim walks, in id order: only the rows still to send, so a claim reads about as many rows as it
+        # takes, however many a run queued or a year of sends left behind (duban.outbox.claim).
+        Index("ix_notification_pending", "id", sqlite_where=text(PENDING_WHERE), postgresql_where=text(PENDING_WHERE)),
     )
     id: int | None = Field(default=None, primary_key=True)
     plan_id: str = Field(max_length=100)

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, select, text, update
 
 from duban.bulk import insert_new
-from duban.models import NotificationRow
+from duban.models import PENDING_WHERE, NotificationRow
 from duban.sending import Outgoing, SendError
 from duban.store import utc
 
@@ -78,11 +78,11 @@ def enqueue_ids(*, connection: Connection, notifications: list[dict]) -> dict[st
 
 def _eligible(as_of: datetime, now: datetime, lease: timedelta):  # noqa: ANN202 - SQL expression
     c = TABLE.c
-    return or_(
-        and_(c.state == "queued", c.not_before <= utc(as_of)),
-        and_(c.state == "failed", c.not_before <= utc(now)),
-        and_(c.state == "sending", c.claimed_at < utc(now - lease)),
-    )
+    return and_(text(PENDING_WHERE), case(
+        (c.state == "queued", c.not_before <= utc(as_of)),
+        (c.state == "failed", c.not_before <= utc(now)),
+        else_=c.claimed_at < utc(now - lease),
+    ))
 
 
 def claim(
