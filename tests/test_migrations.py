@@ -35,8 +35,8 @@ def test_the_light_check_reads_alembics_heads_and_the_stores_revisions(store_url
     migrate(fresh)
     assert at_newest(fresh, MIGRATIONS / "versions")
     with fresh.begin() as connection:  # a store one migration behind
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0015_delivery_notification_drop' "
-                                   "WHERE version_num = '0016_notification_pending_index'")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0016_notification_pending_index' "
+                                   "WHERE version_num = '0017_notification_lz4'")
     assert not at_newest(fresh, MIGRATIONS / "versions")
 
 
@@ -50,3 +50,18 @@ def test_the_light_check_leaves_what_it_cannot_read_to_alembic(tmp_path):
     assert heads(tmp_path) is None
     (tmp_path / "c.py").write_text("revision = make_name()\ndown_revision = 'a'\n", encoding="utf-8")
     assert heads(tmp_path) is None
+
+
+def test_postgresql_compresses_the_notification_bodies_with_lz4_where_it_can(pg_url):
+    from duban.store import make_engine
+
+    engine = make_engine(pg_url)
+    migrate(engine)
+    with engine.connect() as connection:
+        available = connection.exec_driver_sql(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'").scalar()
+        methods = dict(connection.exec_driver_sql(
+            "SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'notification'::regclass "
+            "AND attname IN ('body_text', 'body_html')").all())
+    engine.dispose()
+    assert methods == {name: "l" if available else "" for name in ("body_text", "body_html")}
