@@ -63,7 +63,7 @@ def send_reminders(settings, engine, as_of):
     ctx = runs.context(engine, settings, PLAN)
     runs.notices(engine, ctx, as_of, ("remind",))
     senders = {"email": notify.senders(settings)["email"]}
-    while runs.dispatch_one(engine, senders, as_of, lambda: as_of).sent.get("email"):
+    while runs.send_step(engine, senders, as_of, lambda: as_of).sent.get("email"):
         pass
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections import Counter
@@ -486,18 +485,6 @@ def _fail(engine: Engine, row: Outgoing, error: SendError, now: datetime, report
         report.errors.append(f"{row.channel} {row.person_id}: {error}")
 
 
-class _FirstBatches:
-    """How many senders have yet to finish their first batch (`dispatch(once=True)`)."""
-
-    def __init__(self, count: int) -> None:
-        self.left = count
-        self._lock = threading.Lock()
-
-    def done(self) -> None:
-        with self._lock:
-            self.left -= 1
-
-
 def pool(sender: Any, lease: timedelta) -> list[Any]:
     """The senders of a channel's pool, their timeout fitted to the lease: the configured number of connections
     (`connections`, from a sender that can `clone()` itself), else the one sender."""
@@ -511,23 +498,20 @@ def pool(sender: Any, lease: timedelta) -> list[Any]:
 def dispatch(
     *, engine: Engine, senders: Mapping[str, Any], as_of: datetime, now: Callable[[], datetime], batch: int = 200,
     lease: timedelta = LEASE, max_batches: int | None = None, max_attempts: int = MAX_ATTEMPTS,
-    base: timedelta = BACKOFF, channels: Iterable[str] | None = None, once: bool = False,
-    seconds: float | None = None,
+    base: timedelta = BACKOFF, channels: Iterable[str] | None = None, seconds: float | None = None,
 ) -> DispatchReport:
     """Send everything due (on `channels`, or all), each channel in its own threads on its own claims, batch after
     batch until nothing is left to claim (or `max_batches` a connection). A channel whose sender keeps a pool (SMTP:
     `connections`) sends on that many connections at once, each on claims of its own and kept open from batch to
-    batch. `once`: stop when every connection has sent one batch; one done first goes on with more batches
-    meanwhile, so a slow channel never holds a fast one. `seconds`: claim no new batch after this long (each connection
-    sends the batch it holds; what is left waits for the next call)."""
+    batch. `seconds`: claim no new batch after this long (each connection sends the batch it holds, and at least one;
+    what is left waits for the next call, the report's `more` says so)."""
     send_budget(lease)  # a lease too short to send in is refused before anything is claimed
     chosen = list(channels) if channels is not None else due_channels(engine=engine, as_of=as_of, now=now(),
                                                                          lease=lease)
     workers = [(channel, one) for channel in chosen for one in pool(senders.get(channel), lease)]
-    firsts = _FirstBatches(len(workers)) if once else None
     until = None if seconds is None else time.monotonic() + seconds
     jobs = [lambda channel=channel, one=one: _channel_loop(
-        engine, channel, one, as_of, now, batch, lease, max_batches, max_attempts, base, firsts, until)
+        engine, channel, one, as_of, now, batch, lease, max_batches, max_attempts, base, until)
         for channel, one in workers]
     total = DispatchReport()
     for part in _in_threads(jobs) if jobs else []:
@@ -537,8 +521,8 @@ def dispatch(
 
 def _channel_loop(engine: Engine, channel: str, sender: Any, as_of: datetime, now: Callable[[], datetime],
                   batch: int, lease: timedelta, max_batches: int | None, max_attempts: int, base: timedelta,
-                  firsts: _FirstBatches | None, until: float | None = None) -> DispatchReport:
-    total, counted = DispatchReport(), False
+                  until: float | None = None) -> DispatchReport:
+    total = DispatchReport()
     session = _Session(sender)
     try:
         while (max_batches is None or total.batches < max_batches) and (
@@ -551,18 +535,10 @@ def _channel_loop(engine: Engine, channel: str, sender: Any, as_of: datetime, no
             total.add(part)
             if not part.settled:  # the lease ended before anything could be sent: leave it to the next run
                 break
-            if firsts is not None and not counted:
-                firsts.done()
-                counted = True
-            if firsts is not None and firsts.left <= 0:
-                total.more = True
-                break
         else:  # the time or the batches ran out before the rows did
             total.more = True
     finally:
         session.close()
-        if firsts is not None and not counted:
-            firsts.done()
     return total
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from duban import runs
 from duban.config import Settings, load_settings
 from duban.notices import Chunk, PlanContext, WriteReport, write
-from duban.outbox import STEP_SECONDS, DispatchReport, dispatch, due_channels, pending, send_budget
+from duban.outbox import DispatchReport, due_channels, pending, send_budget
 from duban.shards import Shard, parse_shard
 
 MAX_BATCHES = 100_000
@@ -66,8 +66,7 @@ def dispatch_step(settings: Settings, as_of: datetime, local: bool, batch: int) 
 
     engine = runs.open_store(settings, migrate=False)
     lease = timedelta(seconds=settings.send_lease_seconds)
-    return dispatch(engine=engine, senders=notify.senders(settings, local=local), as_of=as_of, now=clock, batch=batch,
-                    lease=lease, seconds=STEP_SECONDS)
+    return runs.send_step(engine, notify.senders(settings, local=local), as_of, clock, batch, lease)
 
 
 def log_summary(summary: runs.RunSummary) -> None:

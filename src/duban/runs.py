@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from duban.config import Settings
 from duban.links import secret_for
 from duban.notices import Chunk, PlanContext, WriteReport, chunks, decide, load_context, write
-from duban.outbox import LEASE, DispatchReport, dispatch
+from duban.outbox import LEASE, STEP_SECONDS, DispatchReport, dispatch
 from duban.redact import redact_links
 from duban.shards import Shard
 from duban.sync import SyncReport
@@ -82,13 +82,15 @@ def notices(engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence[s
     return report
 
 
-def dispatch_one(engine: Engine, senders: dict, as_of: datetime, clock: Callable[[], datetime],
-                 batch: int = 200, lease: timedelta = LEASE) -> DispatchReport:
-    """One batch per channel, the channels in parallel threads (a channel done first sends more batches while
-    the others finish theirs); an empty report when nothing is due.
+def send_step(engine: Engine, senders: dict, as_of: datetime, clock: Callable[[], datetime],
+              batch: int = 200, lease: timedelta = LEASE) -> DispatchReport:
+    """One step of the dispatch flow (its task run): batches per channel, the channels and each channel's connections
+    in parallel threads, claimed for up to `STEP_SECONDS`; what is left waits for the next step (`more`). An empty
+    report when nothing is due.
 
     A message claimed more than `lease` ago and still not sent (its sender died) is claimed again."""
-    return dispatch(engine=engine, senders=senders, as_of=as_of, now=clock, batch=batch, lease=lease, once=True)
+    return dispatch(engine=engine, senders=senders, as_of=as_of, now=clock, batch=batch, lease=lease,
+                    seconds=STEP_SECONDS)
 
 
 def people_in_store(engine: Engine, plan_id: str) -> list:

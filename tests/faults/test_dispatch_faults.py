@@ -281,9 +281,9 @@ def test_one_bad_row_fails_alone_and_later_runs_do_not_trip_on_it(store, smtp, g
 
     senders = {"email": SmtpSender.from_url(smtp.url), "sms": sms_sender(gateway.url)}
     now = datetime.now(UTC)
-    first = runs.dispatch_one(engine, senders, AS_OF, lambda: now)  # the dispatch flow's task body
+    first = runs.send_step(engine, senders, AS_OF, lambda: now)  # the dispatch flow's task body
     assert (sum(first.sent.values()), sum(first.given_up.values())) == (9, 1), first.summary()
-    assert runs.dispatch_one(engine, senders, AS_OF, lambda: now).claimed == 0  # the next run: nothing, no crash
+    assert runs.send_step(engine, senders, AS_OF, lambda: now).claimed == 0  # the next run: nothing, no crash
     monkeypatch.setenv("DUBAN_DATABASE_URL", store_url)
     monkeypatch.setenv("DUBAN_CONFIG", str(tmp_path / "none.toml"))
     from typer.testing import CliRunner
