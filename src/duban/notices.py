@@ -28,7 +28,7 @@ from duban import shortlinks
 from duban.bulk import insert_new, reserve_ids
 from duban.catalog import Policy, parse_catalog
 from duban.config import Settings
-from duban.counts import Counts, count, in_set, total
+from duban.counts import Counts
 from duban.directory import person_from_row
 from duban.links import item_path
 from duban.manyof import many_of
@@ -51,7 +51,18 @@ from duban.policy import (
 from duban.policy import (
     decide as decide_stages,
 )
-from duban.rollup import GROUP_INTERVAL, Line, due_to_tell, gather, order, told, worst
+from duban.rollup import (
+    GROUP_INTERVAL,
+    Line,
+    attach_counts,
+    counts_by_task,
+    due_to_tell,
+    gather,
+    missed_by_owner,
+    order,
+    told,
+    worst,
+)
 from duban.store import utc
 from duban.workdays import WorkdayCalendar
 
@@ -357,7 +368,7 @@ def decide(*, engine: Engine, ctx: PlanContext, as_of: datetime, kinds: Sequence
         else:  # only what this run needs, on the run's connection
             by_task, missed = _counted(connection, ctx.plan_id, as_of, sorted({line.task_id for line in told_lines}),
                                        missed=bool(own))
-        _attach_counts(told_lines, by_task)
+        attach_counts(told_lines, by_task)
     positions = {task_id: info.position for task_id, info in ctx.tasks.items()}
     return [Message(person_id, channel, sorted(own.get((person_id, channel), []), key=_item_order),
                     order(lines.get((person_id, channel), []), positions),
@@ -372,29 +383,8 @@ def _counted(store: Engine | Connection, plan_id: str, as_of: datetime, tasks: S
     if isinstance(store, Engine):
         with store.connect() as connection:
             return _counted(connection, plan_id, as_of, tasks, missed)
-    by_task: dict[str, list[tuple[str, Counts]]] = defaultdict(list)
-    if tasks is None or tasks:
-        for (task_id, unit_id), counts in count(store, plan_id=plan_id, as_of=as_of, by=("task_id", "unit_id"),
-                                                tasks=tasks).items():
-            by_task[task_id].append((unit_id, counts))
-    if not missed:
-        return by_task, {}
-    occ = OccurrenceRow.__table__
-    query = select(occ.c.owner_kind, occ.c.owner_id, func.count()).where(
-        occ.c.plan_id == plan_id, occ.c.archived.is_(False), in_set("missed", as_of),
-    ).group_by(occ.c.owner_kind, occ.c.owner_id)  # the missed alone: grouping every state cost 10x the rows
-    return by_task, {(kind, owner): n for kind, owner, n in store.execute(query)}
-
-
-def _attach_counts(lines: Iterable[Line], by_task: dict[str, list[tuple[str, Counts]]]) -> None:
-    """Give every line the counts of its task in its scope (summed once per task and scope: a task's line to every
-    leader has the same)."""
-    summed: dict[tuple[str, str | None], Counts] = {}
-    for line in lines:
-        key = (line.task_id, line.scope)
-        if key not in summed:
-            summed[key] = total(c for unit_id, c in by_task.get(line.task_id, ()) if line.scope in (None, unit_id))
-        line.counts = summed[key]
+    return (counts_by_task(store, plan_id, as_of, tasks),
+            missed_by_owner(store, plan_id, as_of) if missed else {})
 
 
 def _sort_out(ctx: PlanContext, stages: list[tuple[Pending, Stage]], delivered: set[tuple],
