@@ -61,3 +61,35 @@ def test_reserved_ids_are_taken_by_nobody_else(engine):
         assert connection.execute(select(func.count()).select_from(table)).scalar() == 4 + (
             engine.dialect.name != "sqlite")
     other.dispose()
+
+
+def test_text_comes_back_exactly_as_written(engine):
+    """Bodies go to PostgreSQL in COPY's binary format: nothing is escaped or parsed on the way, by either path
+    (straight in, or through the temporary table when a key is taken)."""
+    table = NotificationRow.__table__
+    body = "徐平同志：\n\t以下2项\\N工作已逾期\r\n「\\.」\x7f 😀 \\\\t" + "长" * 20_000
+    stamp = datetime(2021, 2, 10, 23, 59, 59, 999_999, tzinfo=UTC)  # the eve of the 2021 Spring Festival, in UTC
+    rows = [_notification(f"k{i}") | {"body_text": body + str(i), "data": '{"name": "徐平"}', "not_before": stamp}
+            for i in range(3)]
+    with engine.begin() as connection:
+        assert len(insert_new(connection, table, rows[:1], ("id",))) == 1
+    with engine.begin() as connection:  # k0 is taken: the conflict path writes the other two
+        assert len(insert_new(connection, table, rows, ("key",), conflict=("key",))) == 2
+    with engine.connect() as connection:
+        stored = connection.execute(select(table.c.key, table.c.body_text, table.c.data, table.c.not_before)
+                                    .order_by(table.c.key)).all()
+    assert [(r.key, r.body_text, r.data) for r in stored] == [(f"k{i}", body + str(i), '{"name": "徐平"}')
+                                                               for i in range(3)]
+    assert all(r.not_before == stamp for r in stored)
+
+
+def test_a_moment_without_its_zone_is_refused_and_nothing_is_written(engine):
+    """On PostgreSQL, where COPY would otherwise read it in the session's zone (SQLite stores any moment as UTC)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps moments as UTC text: a naive one is read as UTC there")
+    table = DeliveryRow.__table__
+    with pytest.raises((TypeError, ValueError)), engine.begin() as connection:
+        insert_new(connection, table, [_delivery("o1", 1), _delivery("o2", 1) | {"at": datetime(2020, 10, 29, 9)}],
+                   ("notification_id",))
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
