@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, and_, bindparam, case, func, select, text, update
 
 from duban.bulk import insert_new
@@ -46,13 +47,19 @@ COLUMNS = ("plan_id", "key", "person_id", "channel", "address", "subject", "body
            "as_of", "created_at", "not_before")
 
 
+def _json(data: Mapping[str, Any]) -> str:
+    """A notification's data as JSON, keys sorted, Chinese as it is (orjson: a city's run writes 200,000 of them,
+    a leader's listing every item of their roll-up lines; three times faster than the json module)."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _row(notification: Mapping[str, Any]) -> dict[str, Any]:
     row = {name: notification.get(name, "") for name in COLUMNS}
     missing = [name for name in ("plan_id", "key", "person_id", "channel", "as_of") if not row[name]]
     if missing:
         raise ValueError(f"outbox: notification {notification.get('key', '?')} lacks {', '.join(missing)}")
     if not isinstance(row["data"], str):
-        row["data"] = json.dumps(row["data"] or {}, ensure_ascii=False, sort_keys=True)
+        row["data"] = _json(row["data"] or {})
     row["as_of"] = utc(row["as_of"])
     row["created_at"] = utc(row["created_at"] or row["as_of"])
     row["not_before"] = utc(row["not_before"] or row["as_of"])
