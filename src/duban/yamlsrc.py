@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,16 +101,61 @@ def _reader_message(error: yaml.reader.ReaderError) -> str:
     return f"YAML: {error.reason}"
 
 
-def load_located(text: str, path: str) -> Any:
-    """Parse YAML text into plain values that remember their source places."""
+def _compose_python(text: str, path: str) -> yaml.Node | None:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.reader.ReaderError as error:
         raise YamlSyntaxError(_place(path, text, error.position), _reader_message(error)) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Where(path, mark.line + 1, mark.column + 1) if mark else Where(path, 1, 1)
         raise YamlSyntaxError(where, f"YAML syntax: {error.problem or error.context}") from None
+
+
+_FAST_LOADER: type | None = getattr(yaml, "CSafeLoader", None)
+
+# Where libyaml and PyYAML part ways on text PyYAML refuses or places differently: a tab (PyYAML refuses it
+# in many places libyaml takes it as a space), a BOM after the first character (libyaml skips one at the
+# start of any line), '#' right after a block scalar's header (libyaml takes it as a comment), a last line
+# without a line break (libyaml ends the stream on a new line, so empty values there sit elsewhere), and an
+# empty value in a flow collection, `{a: }` (libyaml places it at the next token, PyYAML right after ':'),
+# a tag running into ',', '[' or ']' (`[!!str, 1]`: PyYAML keeps them in the tag, libyaml ends it there), and
+# a tag with a later '!' after a character no handle has (`!a.b!c`: PyYAML refuses the handle, libyaml reads
+# it as a local tag).
+_LIBYAML_DIFFERS = re.compile(
+    r"\t|(?<!^)\ufeff|[|>][-+0-9]*#|[^\n\r\x85\u2028\u2029]\Z"
+    r"|:(?:\s|#[^\n\r\x85\u2028\u2029]*+)*[,}\]]|![^\s{}]*[,\[\]]"
+    r"|![-0-9A-Za-z_]*[^-0-9A-Za-z_!\s][^\s!]*!"
+)
+# Inside [...] or {...} PyYAML ends a plain scalar at any '?' and then refuses it; libyaml keeps it as text.
+_FLOW_START = re.compile(r"[\[{]")
+
+
+def _libyaml_may_differ(text: str) -> bool:
+    return bool(
+        yaml.reader.Reader.NON_PRINTABLE.search(text)
+        or _LIBYAML_DIFFERS.search(text)
+        or ("?" in text and _FLOW_START.search(text))
+    )
+
+
+def _compose(text: str, path: str) -> yaml.Node | None:
+    # libyaml's composer gives the same nodes and marks as PyYAML's several times faster. PyYAML's
+    # pure-Python path stays the judge of what is an error and how it is worded: it runs whenever
+    # libyaml is missing, the text has characters PyYAML's reader refuses (libyaml lets some through)
+    # or anything else the two read differently, or libyaml finds a fault; if PyYAML then accepts the
+    # text after all, its nodes are used.
+    if _FAST_LOADER is None or _libyaml_may_differ(text):
+        return _compose_python(text, path)
+    try:
+        return yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return _compose_python(text, path)
+
+
+def load_located(text: str, path: str) -> Any:
+    """Parse YAML text into plain values that remember their source places."""
+    node = _compose(text, path)
     if node is None:
         return None
     try:
