@@ -108,15 +108,22 @@ class PlanContext:
     roles: dict[str, str] = field(default_factory=dict)
     office_id: str = ""
     templates: dict[str, Template] = field(default_factory=dict)
+    compiling: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def template(self, name: str) -> Template:
-        """A compiled template, looked up once per run (Jinja's own lookup checks the file's age every time)."""
+        """A compiled template, looked up once per run (Jinja's own lookup checks the file's age every time), and
+        compiled once: the batches written at once (runbodies.write_batches) all ask for it as the run starts, and
+        each compiled it again (Jinja's cache takes no lock), 5% of a city's one-worker run."""
         found = self.templates.get(name)
         if found is None:
-            found = self.templates[name] = self.env.get_template(name)
-            # Jinja copies a template's globals (a ChainMap over the environment's) on every render; a plain dict
-            # copies at C speed. Nothing adds globals during a run.
-            found.globals = dict(found.globals)
+            with self.compiling:
+                found = self.templates.get(name)
+                if found is None:
+                    found = self.env.get_template(name)
+                    # Jinja copies a template's globals (a ChainMap over the environment's) on every render; a plain
+                    # dict copies at C speed. Nothing adds globals during a run.
+                    found.globals = dict(found.globals)
+                    self.templates[name] = found
         return found
 
 
